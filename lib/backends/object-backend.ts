@@ -21,7 +21,12 @@ export interface ObjectBackend {
 
   headObject(bucket: string, key: string): Promise<ObjectMetadata>;
   getObject(bucket: string, key: string, options?: GetObjectOptions): Promise<GetObjectResult>;
-  putObject(bucket: string, key: string, body: Readable, options?: PutObjectOptions): Promise<PutObjectResult>;
+  putObject(
+    bucket: string,
+    key: string,
+    body: Readable,
+    options?: PutObjectOptions,
+  ): Promise<PutObjectResult>;
   /** Idempotent: deleting a missing object succeeds. */
   deleteObject(bucket: string, key: string): Promise<void>;
   /** Server-side copy within one bucket; metadata (digest, content type) is kept. */

@@ -13,8 +13,16 @@ export const s3BackendConfigSchema = z.object({
   secretAccessKey: z.string().min(1).optional(),
   sessionToken: z.string().min(1).optional(),
   /** Bodies at or above this size (or of unknown size) go up as a multipart upload. */
-  multipartThreshold: z.number().int().min(5 * MiB).default(16 * MiB),
-  partSize: z.number().int().min(5 * MiB).default(16 * MiB),
+  multipartThreshold: z
+    .number()
+    .int()
+    .min(5 * MiB)
+    .default(16 * MiB),
+  partSize: z
+    .number()
+    .int()
+    .min(5 * MiB)
+    .default(16 * MiB),
   /** Parts in flight per upload. */
   queueSize: z.number().int().min(1).max(32).default(4),
 });
@@ -31,8 +39,16 @@ export const ossBackendConfigSchema = z.object({
   /** Path-style `/bucket/key` requests (second-level domain), for local servers. */
   sldEnable: z.boolean().default(false),
   secure: z.boolean().optional(),
-  multipartThreshold: z.number().int().min(100 * 1024).default(16 * MiB),
-  partSize: z.number().int().min(100 * 1024).default(16 * MiB),
+  multipartThreshold: z
+    .number()
+    .int()
+    .min(100 * 1024)
+    .default(16 * MiB),
+  partSize: z
+    .number()
+    .int()
+    .min(100 * 1024)
+    .default(16 * MiB),
   parallel: z.number().int().min(1).max(32).default(4),
   timeoutMs: z.number().int().min(1000).default(120_000),
 });

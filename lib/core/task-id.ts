@@ -55,7 +55,9 @@ export function filterUrlQuery(url: string, filters: readonly string[]): string 
   }
   const query = [...values.keys()]
     .sort()
-    .flatMap((key) => (values.get(key) ?? []).map((v) => `${goQueryEscape(key)}=${goQueryEscape(v)}`))
+    .flatMap((key) =>
+      (values.get(key) ?? []).map((v) => `${goQueryEscape(key)}=${goQueryEscape(v)}`),
+    )
     .join('&');
   return `${base}${query ? `?${query}` : ''}${fragment}`;
 }
