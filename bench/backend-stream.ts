@@ -1,0 +1,81 @@
+// Streams one object (1 GiB by default) through each backend adapter: PUT then GET.
+// Prints throughput and the adapter process's peak RSS (goal: < 150 MB).
+// Usage: npm run bench -- backend-stream [sizeMiB] [adapters, e.g. fs,s3,oss]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureCephInstalled, startCephRgw } from '../test/helpers/ceph-rgw.ts';
+import { runJson, spawnJsonLine, stopChild } from './lib/processes.ts';
+import { MiB, printTable, type Row, writeResults } from './lib/report.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const sizeMiB = Number(process.argv[2] ?? 1024);
+const adapters = (process.argv[3] ?? 'fs,s3,oss').split(',');
+const size = sizeMiB * MiB;
+const RSS_GOAL = 150 * 1000 * 1000;
+
+const scratch = mkdtempSync(join(tmpdir(), 'dfstore-bench-'));
+const stops: (() => Promise<void>)[] = [];
+const cleanup = async () => {
+  for (const stop of stops.reverse()) await stop().catch(() => {});
+  rmSync(scratch, { recursive: true, force: true });
+};
+process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+
+const configs: Record<string, () => Promise<unknown>> = {
+  fs: async () => ({ name: 'fs', root: join(scratch, 'fs') }),
+  s3: async () => {
+    await ensureCephInstalled();
+    const rgw = await startCephRgw();
+    stops.push(rgw.stop);
+    return {
+      name: 's3',
+      region: rgw.region,
+      endpoint: rgw.endpoint,
+      forcePathStyle: true,
+      accessKeyId: rgw.accessKeyId,
+      secretAccessKey: rgw.secretAccessKey,
+    };
+  },
+  oss: async () => {
+    const { child, value } = await spawnJsonLine<{ endpoint: string }>(
+      join(here, 'lib', 'oss-server-main.ts'),
+      ['bench-ak', 'bench-secret', join(scratch, 'oss')],
+    );
+    stops.push(() => stopChild(child));
+    return {
+      name: 'oss',
+      region: 'oss-cn-hangzhou',
+      endpoint: value.endpoint,
+      sldEnable: true,
+      accessKeyId: 'bench-ak',
+      accessKeySecret: 'bench-secret',
+    };
+  },
+};
+
+const rows: Row[] = [];
+try {
+  for (const adapter of adapters) {
+    const make = configs[adapter];
+    if (!make) throw new Error(`unknown adapter ${adapter}`);
+    const config = await make();
+    const result = await runJson<{ putSeconds: number; getSeconds: number; peakRss: number }>(
+      join(here, 'lib', 'backend-stream-worker.ts'),
+      [JSON.stringify(config), String(size)],
+    );
+    rows.push({
+      adapter,
+      'size (MiB)': sizeMiB,
+      'PUT MB/s': (size / 1e6 / result.putSeconds).toFixed(0),
+      'GET MB/s': (size / 1e6 / result.getSeconds).toFixed(0),
+      'peak RSS (MB)': (result.peakRss / 1e6).toFixed(0),
+      'RSS < 150 MB': result.peakRss < RSS_GOAL ? 'met' : 'missed',
+    });
+  }
+} finally {
+  await cleanup();
+}
+printTable(rows);
+writeResults('backend-stream', rows);

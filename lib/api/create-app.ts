@@ -1,0 +1,36 @@
+import { Hono } from 'hono';
+import { createErrorHandler, type ErrorLogger, notFoundHandler } from './error-handler.ts';
+import type { ObjectService } from './object-service.ts';
+import { createBucket, listMetadatas } from './routes/buckets.ts';
+import { deleteObject, getObject, headObject, putObject } from './routes/objects.ts';
+
+export interface ApiDeps {
+  readonly service: ObjectService;
+  readonly logger?: ErrorLogger;
+}
+
+/**
+ * The dfstore HTTP API (PROTOCOL.md §2), one route table for every host: the peer daemon
+ * (@hono/node-server), the object API function (serverless-http) and tests (`app.request`).
+ */
+export function createApiApp({ service, logger }: ApiDeps): Hono {
+  const app = new Hono({ strict: true });
+  app.onError(createErrorHandler(logger));
+  app.notFound(notFoundHandler);
+
+  app.get('/healthy', (c) => c.json('OK'));
+  app.get('/metadata', (c) => {
+    const { name, region, endpoint } = service.metadata();
+    return c.json({ Name: name, Region: region, Endpoint: endpoint });
+  });
+
+  app.post('/buckets/:bucket', (c) => createBucket(c, service));
+  app.get('/buckets/:bucket/metadatas', (c) => listMetadatas(c, service));
+  // Hono answers HEAD with the GET route, so HEAD is dispatched inside the GET handler.
+  app.get('/buckets/:bucket/objects/*', (c) =>
+    c.req.method === 'HEAD' ? headObject(c, service) : getObject(c, service),
+  );
+  app.put('/buckets/:bucket/objects/*', (c) => putObject(c, service));
+  app.delete('/buckets/:bucket/objects/*', (c) => deleteObject(c, service));
+  return app;
+}
