@@ -5,13 +5,12 @@ import { ValidationError } from '../core/errors.ts';
 import { parseWriteMode } from '../core/write-mode.ts';
 import type { PutFormFields } from './object-service.ts';
 
-const decimal = (name: string) =>
-  z.string().regex(/^\d+$/, 'must be a decimal integer').transform(Number);
+const decimal = () => z.string().regex(/^\d+$/, 'must be a decimal integer').transform(Number);
 
 const putFieldsSchema = z.object({
   mode: z.string().optional(),
   filter: z.string().max(1024).optional(),
-  maxReplicas: decimal('maxReplicas')
+  maxReplicas: decimal()
     .pipe(z.number().int().min(0, 'must be 0..100').max(100, 'must be 0..100'))
     .optional(),
 });
