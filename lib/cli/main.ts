@@ -1,24 +1,12 @@
-import { Command } from 'commander';
-import packageJson from '../../package.json' with { type: 'json' };
+import { runCli } from './program.ts';
 
-/** The `dfstore` command line. Commands land here as the peer daemon grows (see README). */
-export function buildProgram(): Command {
-  const program = new Command('dfstore')
-    .description('object storage client of dfstore (Dragonfly-compatible)')
-    .showHelpAfterError();
-  program
-    .command('version')
-    .description('show version')
-    .action(() => {
-      process.stdout.write(
-        `${[
-          `Version:    ${packageJson.version}`,
-          `Node:       ${process.version}`,
-          `Platform:   ${process.platform}/${process.arch}`,
-        ].join('\n')}\n`,
-      );
-    });
-  return program;
+// Composition root of the `dfstore` CLI (bin/dfstore.js loads this file).
+const controller = new AbortController();
+for (const name of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(name, () => controller.abort(new Error(`${name} received`)));
 }
-
-await buildProgram().parseAsync(process.argv);
+process.exitCode = await runCli(
+  process.argv,
+  { stdout: process.stdout, stderr: process.stderr },
+  controller.signal,
+);
