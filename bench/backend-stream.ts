@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureCephInstalled, startCephRgw } from '../test/helpers/ceph-rgw.ts';
+import { bundleEntry } from './lib/bundle.ts';
 import { runJson, spawnJsonLine, stopChild } from './lib/processes.ts';
 import { MiB, printTable, type Row, writeResults } from './lib/report.ts';
 
@@ -55,21 +56,35 @@ const configs: Record<string, () => Promise<unknown>> = {
   },
 };
 
+/** Optional overrides of the adapters' multipart tuning, e.g. BENCH_PART_MIB=8 BENCH_PARALLEL=4. */
+function tuning(): Record<string, number> {
+  const out: Record<string, number> = {};
+  const part = Number(process.env.BENCH_PART_MIB);
+  const parallel = Number(process.env.BENCH_PARALLEL);
+  if (part > 0) Object.assign(out, { partSize: part * MiB, multipartThreshold: part * MiB });
+  if (parallel > 0) Object.assign(out, { queueSize: parallel, parallel });
+  return out;
+}
+
 const rows: Row[] = [];
+const worker = await bundleEntry(join(here, 'lib', 'backend-stream-worker.ts'));
 try {
   for (const adapter of adapters) {
     const make = configs[adapter];
     if (!make) throw new Error(`unknown adapter ${adapter}`);
-    const config = await make();
-    const result = await runJson<{ putSeconds: number; getSeconds: number; peakRss: number }>(
-      join(here, 'lib', 'backend-stream-worker.ts'),
-      [JSON.stringify(config), String(size)],
-    );
+    const config = { ...((await make()) as object), ...tuning() };
+    const result = await runJson<{
+      putSeconds: number;
+      getSeconds: number;
+      peakRss: number;
+      peakRssPut: number;
+    }>(worker, [JSON.stringify(config), String(size)]);
     rows.push({
       adapter,
       'size (MiB)': sizeMiB,
       'PUT MB/s': (size / 1e6 / result.putSeconds).toFixed(0),
       'GET MB/s': (size / 1e6 / result.getSeconds).toFixed(0),
+      'peak RSS PUT (MB)': (result.peakRssPut / 1e6).toFixed(0),
       'peak RSS (MB)': (result.peakRss / 1e6).toFixed(0),
       'RSS < 150 MB': result.peakRss < RSS_GOAL ? 'met' : 'missed',
     });

@@ -34,9 +34,13 @@ export async function spawnJsonLine<T>(
   return { child, value };
 }
 
-/** Runs a script to completion and returns its last stdout line parsed as JSON. */
+/**
+ * Runs a script to completion and returns its last stdout line parsed as JSON. A `.ts` script
+ * runs through tsx; a bundled `.mjs` runs on plain node.
+ */
 export async function runJson<T>(script: string, args: string[]): Promise<T> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...loader, script, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';

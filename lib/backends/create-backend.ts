@@ -1,18 +1,18 @@
 import { type BackendConfigInput, backendConfigSchema } from '../config/backend-config.ts';
-import { createFsBackend } from './fs-backend.ts';
 import type { ObjectBackend } from './object-backend.ts';
-import { createOssBackend } from './oss-backend.ts';
-import { createS3Backend } from './s3-backend.ts';
 
-/** Builds the backend a config names. The one place that knows every adapter. */
-export function createBackend(input: BackendConfigInput): ObjectBackend {
+/**
+ * Builds the backend a config names. The one place that knows every adapter. Adapters load on
+ * demand: ali-oss alone adds ~24 MB of RSS at import, which an S3 or fs deployment never needs.
+ */
+export async function createBackend(input: BackendConfigInput): Promise<ObjectBackend> {
   const config = backendConfigSchema.parse(input);
   switch (config.name) {
     case 's3':
-      return createS3Backend(config);
+      return (await import('./s3-backend.ts')).createS3Backend(config);
     case 'oss':
-      return createOssBackend(config);
+      return (await import('./oss-backend.ts')).createOssBackend(config);
     case 'fs':
-      return createFsBackend(config);
+      return (await import('./fs-backend.ts')).createFsBackend(config);
   }
 }

@@ -31,7 +31,8 @@ import {
   toMetadata,
 } from './oss-client.ts';
 import { translateOssError } from './oss-errors.ts';
-import { chunksOf, exactly, uploadInParts } from './oss-upload.ts';
+import { uploadInParts } from './oss-upload.ts';
+import { BufferPool, exactly, partSizeFor, pooledParts, prepend } from './part-pump.ts';
 
 export interface OssBackendDeps {
   /** A ready ali-oss client (for tests); built once from the config when absent. */
@@ -137,9 +138,11 @@ export function createOssBackend(
         );
         return { etag: (res.headers as ResponseHeaders).etag ?? '' };
       }
-      const parts = chunksOf(source, config.partSize)[Symbol.asyncIterator]();
+      const partSize = partSizeFor(contentLength, config.partSize);
+      const pool = new BufferPool(partSize, config.parallel + 1);
+      const parts = pooledParts(source, pool, partSize)[Symbol.asyncIterator]();
       const first = await parts.next();
-      if (contentLength === undefined && (first.done || first.value.length < config.partSize)) {
+      if (contentLength === undefined && (first.done || first.value.length < partSize)) {
         // The whole body fitted in one part: one PutObject (with its Content-MD5) will do.
         const content = first.done ? Buffer.alloc(0) : first.value;
         const { res } = await bucketClient.put(key, content, {
@@ -149,8 +152,9 @@ export function createOssBackend(
         return { etag: (res.headers as ResponseHeaders).etag ?? '' };
       }
       const etag = await uploadInParts(bucketClient, key, prepend(first, parts), {
-        partSize: config.partSize,
+        partSize,
         parallel: config.parallel,
+        pool,
         timeout,
         signal,
         init: { headers },
@@ -257,9 +261,4 @@ export function createOssBackend(
       );
     },
   };
-}
-
-async function* prepend<T>(first: IteratorResult<T>, rest: AsyncIterator<T>): AsyncGenerator<T> {
-  if (!first.done) yield first.value;
-  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
 }

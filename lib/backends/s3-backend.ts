@@ -161,7 +161,11 @@ export class S3Backend implements ObjectBackend {
     try {
       const etag = await this.call(target, async () => {
         if (contentLength === undefined || contentLength >= multipartThreshold) {
-          return multipartUpload(this.client, params, { partSize, queueSize, signal });
+          return multipartUpload(
+            this.client,
+            { ...params, ContentLength: contentLength },
+            { partSize, queueSize, signal },
+          );
         }
         const command = new PutObjectCommand({ ...params, ContentLength: contentLength });
         return (await this.client.send(command, { abortSignal: signal })).ETag;

@@ -18,13 +18,14 @@ export const s3BackendConfigSchema = z.object({
     .int()
     .min(5 * MiB)
     .default(16 * MiB),
+  /** Part buffers are pooled: an upload holds at most (queueSize + 1) × partSize bytes. */
   partSize: z
     .number()
     .int()
     .min(5 * MiB)
-    .default(16 * MiB),
+    .default(6 * MiB),
   /** Parts in flight per upload. */
-  queueSize: z.number().int().min(1).max(32).default(4),
+  queueSize: z.number().int().min(1).max(32).default(3),
 });
 
 /** Aliyun OSS through ali-oss. */
@@ -44,12 +45,13 @@ export const ossBackendConfigSchema = z.object({
     .int()
     .min(100 * 1024)
     .default(16 * MiB),
+  /** Part buffers are pooled: an upload holds at most (parallel + 1) × partSize bytes. */
   partSize: z
     .number()
     .int()
     .min(100 * 1024)
-    .default(16 * MiB),
-  parallel: z.number().int().min(1).max(32).default(4),
+    .default(6 * MiB),
+  parallel: z.number().int().min(1).max(32).default(3),
   timeoutMs: z.number().int().min(1000).default(120_000),
 });
 
