@@ -129,7 +129,9 @@ export async function uploadPartsConcurrently(
         .uploadPart(number, part)
         .then(
           (etag) => void done.push({ partNumber: number, etag }),
-          (error: unknown) => void (failure ??= { error }),
+          (error: unknown) => {
+            failure ??= { error };
+          },
         )
         .finally(() => {
           options.pool.release(part);
