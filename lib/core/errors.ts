@@ -112,6 +112,14 @@ export class BackendError extends DfstoreError {
   override readonly name: string = 'BackendError';
   override readonly code: string = 'ERR_BACKEND';
   override readonly statusCode = 500;
+  /**
+   * Shown to clients ("s3 putObject b/k failed: ServiceUnavailable (503)"), so that a failed
+   * WriteBack says why. Adapters build these messages from operation, bucket, key and the
+   * vendor's code only: never credentials, signatures or presigned URLs.
+   */
+  override get exposeMessage(): boolean {
+    return true;
+  }
 }
 
 /** The backend refused our credentials or signature (wrong secret, expired signature). */

@@ -4,6 +4,7 @@ import { formatDigest, parseDigest, tryParseDigest } from '../../../lib/core/dig
 import {
   BackendAuthError,
   BucketNotFoundError,
+  IntegrityError,
   NotFoundError,
   ObjectNotFoundError,
   ValidationError,
@@ -90,6 +91,7 @@ describe('errors', () => {
     expect(notFound.message).toBe('Not Found');
     expect(new BucketNotFoundError('b')).toBeInstanceOf(NotFoundError);
     expect(new ValidationError('x')).toMatchObject({ statusCode: 422, exposeMessage: true });
-    expect(new BackendAuthError('x')).toMatchObject({ statusCode: 500, exposeMessage: false });
+    expect(new BackendAuthError('x')).toMatchObject({ statusCode: 500, exposeMessage: true });
+    expect(new IntegrityError('x')).toMatchObject({ statusCode: 500, exposeMessage: false });
   });
 });
