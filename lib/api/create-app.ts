@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { createErrorHandler, type ErrorLogger, notFoundHandler } from './error-handler.ts';
+import { assertNoDotSegments } from './object-path.ts';
 import type { ObjectService } from './object-service.ts';
 import { createBucket, listMetadatas } from './routes/buckets.ts';
 import { deleteObject, getObject, headObject, putObject } from './routes/objects.ts';
@@ -17,6 +18,10 @@ export function createApiApp({ service, logger }: ApiDeps): Hono {
   const app = new Hono({ strict: true });
   app.onError(createErrorHandler(logger));
   app.notFound(notFoundHandler);
+  app.use('*', async (c, next) => {
+    assertNoDotSegments(c);
+    await next();
+  });
 
   app.get('/healthy', (c) => c.json('OK'));
   app.get('/metadata', (c) => {

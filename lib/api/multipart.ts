@@ -31,7 +31,12 @@ export function parseMultipartStream(
   if (!/^multipart\/form-data/i.test(contentType)) {
     const error = new ValidationError('Content-Type must be multipart/form-data');
     body.resume();
-    return { file: Promise.reject(error), fields: Promise.reject(error) };
+    const file = Promise.reject(error);
+    const fields = Promise.reject(error);
+    // Either may be awaited alone; neither may surface as an unhandled rejection.
+    file.catch(() => {});
+    fields.catch(() => {});
+    return { file, fields };
   }
   let resolveFile!: (part: FilePart) => void;
   let rejectFile!: (error: Error) => void;

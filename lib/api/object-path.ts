@@ -45,3 +45,18 @@ function decode(segment: string): string {
     throw new ValidationError('invalid percent-encoding in path');
   }
 }
+
+/**
+ * Rejects a request whose raw path has a `.` or `..` segment (also percent-encoded), before
+ * routing: routing sees the path with dot segments already resolved, so `objects/../metadatas`
+ * would otherwise reach another route.
+ */
+export function assertNoDotSegments(c: Context): void {
+  for (const segment of rawPathname(c).split('/')) {
+    if (!segment.includes('.') && !/%2e/i.test(segment)) continue;
+    const decoded = segment.replace(/%2e/gi, '.');
+    if (decoded === '.' || decoded === '..') {
+      throw new ValidationError('path contains a "." or ".." segment');
+    }
+  }
+}
