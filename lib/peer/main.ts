@@ -1,0 +1,71 @@
+import { Command, Option } from 'commander';
+import packageJson from '../../package.json' with { type: 'json' };
+import { ConfigError, loadPeerConfig } from '../config/peer-config.ts';
+import { createLogger } from '../observability/logger.ts';
+import { startDaemon } from './daemon.ts';
+
+// Composition root of `dfstore-daemon` (bin/dfstore-daemon.js loads this file). Exit codes:
+// 0 after a graceful stop, 1 on a startup or shutdown failure, 2 for a bad config or flag.
+const options = new Command('dfstore-daemon')
+  .description('dfstore peer daemon: object API, piece cache and piece server')
+  .version(packageJson.version)
+  .addOption(
+    new Option('-c, --config <path>', 'YAML config file (none: every default)').env(
+      'DFSTORE_CONFIG',
+    ),
+  )
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
+  .parse(process.argv)
+  .opts<{ config?: string }>();
+
+const config = await loadPeerConfig(options.config, process.env).catch((error: unknown) => {
+  const message = error instanceof ConfigError ? error.message : String(error);
+  process.stderr.write(`Error: ${message}\n`);
+  process.exit(2);
+});
+
+const logger = createLogger({ level: config.logLevel, base: { role: config.role } });
+process.on('uncaughtException', (error) => {
+  logger.fatal({ err: error }, 'uncaught exception');
+  process.exit(1);
+});
+process.on('unhandledRejection', (error) => {
+  logger.fatal({ err: error }, 'unhandled rejection');
+  process.exit(1);
+});
+
+const daemon = await startDaemon(config, logger).catch((error: unknown) => {
+  logger.fatal({ err: error }, 'startup failed');
+  process.exit(1);
+});
+
+// A second Ctrl-C forces the exit; repeated SIGTERMs (some supervisors resend) do not.
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) {
+      logger.warn(
+        { signal },
+        signal === 'SIGINT' ? 'second SIGINT: exiting now' : 'already stopping',
+      );
+      if (signal === 'SIGINT') process.exit(1);
+      return;
+    }
+    stopping = true;
+    void daemon.shutdown(signal).then((clean) => {
+      logger.info({ clean }, 'stopped');
+      process.exit(clean ? 0 : 1);
+    });
+  });
+}
+
+// Tests and the local cluster wait for this line; ports are the real ones (port 0 works).
+logger.info(
+  {
+    ...daemon.endpoints,
+    dataDir: config.storage.dataDir,
+    backend: config.backend.name,
+    version: packageJson.version,
+  },
+  'ready',
+);
