@@ -92,7 +92,7 @@ export class BackToSource {
       const { meta } = await writer.commit(() => taskId);
       const current = index.get(bucket, key);
       // A local write that landed meanwhile is newer than what we read: leave it.
-      if (!current || current.state !== 'pending') {
+      if (current?.state !== 'pending') {
         await index.set(
           bucket,
           key,
