@@ -160,6 +160,14 @@ export const peerConfigSchema = z.strictObject({
       enable: z.boolean().default(true),
       filter: z.string().default(DEFAULT_OBJECT_STORAGE_FILTER),
       maxReplicas: z.number().int().min(1).max(100).default(3),
+      /** The write-back worker of mode-0 PUTs: parallelism and retry backoff (full jitter). */
+      writeBack: z
+        .strictObject({
+          concurrency: z.number().int().min(1).max(64).default(4),
+          retryBase: durationSchema.prefault('1s'),
+          retryCap: durationSchema.prefault('1m'),
+        })
+        .prefault({}),
       tcpListen: tcpListenSchema(DEFAULT_API_PORT).prefault({}),
       security: securitySchema.prefault({}),
     })

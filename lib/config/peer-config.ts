@@ -38,6 +38,12 @@ export interface PeerConfig {
     readonly enable: boolean;
     readonly filter: string;
     readonly maxReplicas: number;
+    /** Durations in ms. */
+    readonly writeBack: {
+      readonly concurrency: number;
+      readonly retryBase: number;
+      readonly retryCap: number;
+    };
     readonly tcpListen: TcpListen;
     /** Undefined: plain HTTP (`security.insecure: true`, the default). */
     readonly tls?: TlsSecurity;

@@ -43,6 +43,11 @@ export async function startDaemon(config: PeerConfig, logger: Logger): Promise<R
     backend,
     filter: config.objectStorage.filter,
     maxReplicas: config.objectStorage.maxReplicas,
+    writeBackConcurrency: config.objectStorage.writeBack.concurrency,
+    writeBackBackoff: {
+      baseMs: config.objectStorage.writeBack.retryBase,
+      capMs: config.objectStorage.writeBack.retryCap,
+    },
     logger: log,
     metrics,
   });

@@ -1,5 +1,6 @@
 import type { ObjectService } from '../api/object-service.ts';
 import type { ObjectBackend } from '../backends/object-backend.ts';
+import type { BackoffPolicy } from '../storage/backoff.ts';
 import { type Logger, noopLogger } from '../storage/deps.ts';
 import { openWriteBackJournal, type WriteBackJournal } from '../storage/journal.ts';
 import { type ObjectIndex, openObjectIndex } from '../storage/object-index.ts';
@@ -22,6 +23,8 @@ export interface PeerNodeOptions {
   readonly metrics?: PeerMetricsSink;
   /** Write-backs running at once (default 4). */
   readonly writeBackConcurrency?: number;
+  /** Retry backoff of failed write-backs (default 1 s base, full jitter). */
+  readonly writeBackBackoff?: BackoffPolicy;
 }
 
 export interface PeerNode {
@@ -54,6 +57,7 @@ export async function openPeerNode(options: PeerNodeOptions): Promise<PeerNode> 
     handler: createWriteBackHandler({ store, index, backend: () => backend, logger }),
     pin: (taskId) => store.pin(taskId),
     concurrency: options.writeBackConcurrency,
+    backoff: options.writeBackBackoff,
     logger,
   });
   const service = createPeerObjectService({

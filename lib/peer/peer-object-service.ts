@@ -95,15 +95,16 @@ export function createPeerObjectService(deps: PeerObjectServiceDeps): ObjectServ
         case WriteMode.WriteBack: {
           // An older pending write-back of this key must not land after this write.
           await journal.cancelKey(bucket, key);
-          await setEntry(bucket, key, { ...entry, state: 'pending' });
-          try {
-            await writeTaskToBackend({ store, index, backend: deps.backend, logger }, target);
-          } catch (error) {
-            // Not durable: never serve it as written.
-            const change = await index.delete(bucket, key);
-            await evict(change.orphanedTaskId);
+          // The key names the new version only once the backend has it: readers never see a
+          // write that may still fail (the task stays pinned, unindexed, meanwhile).
+          const etag = await writeTaskToBackend(
+            { store, index, backend: deps.backend, logger },
+            target,
+          ).catch(async (error: unknown) => {
+            await rejournalPending(bucket, key);
             throw error;
-          }
+          });
+          await setEntry(bucket, key, { ...entry, etag, state: 'durable' });
           break;
         }
         case WriteMode.Ephemeral:
@@ -113,6 +114,25 @@ export function createPeerObjectService(deps: PeerObjectServiceDeps): ObjectServ
     } finally {
       unpin?.();
     }
+  }
+
+  /**
+   * A failed WriteBack cancelled the key's pending write-back above; the acknowledged version it
+   * carried is still the key's current one, so it must still reach the backend.
+   */
+  async function rejournalPending(bucket: string, key: string): Promise<void> {
+    const current = index.get(bucket, key);
+    if (current?.state !== 'pending') return;
+    await journal.append({
+      taskId: current.taskId,
+      bucket,
+      key,
+      digest: current.digest,
+      contentLength: current.contentLength,
+      contentType: current.contentType,
+      mode: WriteMode.AsyncWriteBack,
+      maxReplicas: deps.maxReplicas,
+    });
   }
 
   async function setEntry(bucket: string, key: string, entry: Parameters<ObjectIndex['set']>[2]) {

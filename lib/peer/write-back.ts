@@ -15,12 +15,13 @@ export interface WriteBackDeps {
 
 /**
  * Streams a cached task to the backend as `bucket/key` with its digest, then marks the index
- * entry durable (and records the backend's ETag) if the key still names that task.
+ * entry durable (and records the backend's ETag) if the key still names that task. Resolves
+ * with that ETag.
  */
 export async function writeTaskToBackend(
   deps: WriteBackDeps,
   target: { taskId: string; bucket: string; key: string },
-): Promise<void> {
+): Promise<string> {
   const { store, index } = deps;
   const meta = store.stat(target.taskId);
   if (!meta?.complete) throw new NotFoundError(`task ${target.taskId} is not in the cache`);
@@ -37,6 +38,7 @@ export async function writeTaskToBackend(
   if (current?.taskId === target.taskId) {
     await index.set(target.bucket, target.key, { ...current, etag, state: 'durable' });
   }
+  return etag;
 }
 
 /** The journal's handler: the write-back of one acknowledged mode-0 PUT. Idempotent. */

@@ -43,6 +43,7 @@ describe('peer config defaults', () => {
         enable: true,
         filter: DEFAULT_OBJECT_STORAGE_FILTER,
         maxReplicas: 3,
+        writeBack: { concurrency: 4, retryBase: 1000, retryCap: 60_000 },
         tcpListen: { listen: '127.0.0.1', port: { start: 65004, end: 65004 } },
         tls: undefined,
       },
@@ -296,5 +297,22 @@ describe('loadPeerConfig', () => {
       caCert: pem('CERTIFICATE'),
       tlsVerify: true,
     });
+  });
+});
+
+describe('objectStorage.writeBack', () => {
+  it('takes concurrency and retry durations, naming a bad key', () => {
+    const config = parsePeerConfig(
+      { objectStorage: { writeBack: { concurrency: 8, retryBase: '200ms', retryCap: '10s' } } },
+      {},
+    );
+    expect(config.objectStorage.writeBack).toEqual({
+      concurrency: 8,
+      retryBase: 200,
+      retryCap: 10_000,
+    });
+    expect(() => parsePeerConfig({ objectStorage: { writeBack: { concurrency: 0 } } }, {})).toThrow(
+      /objectStorage\.writeBack\.concurrency/,
+    );
   });
 });
