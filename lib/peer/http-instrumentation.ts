@@ -76,7 +76,7 @@ function instrument(options: InstrumentOptions): MiddlewareHandler {
         durationMs: Math.round(seconds * 1000),
         bytesIn: bytes?.read,
         bytesOut: bytes?.written,
-        ...(aborted ? { aborted } : {}),
+        ...(aborted && !sentDeclaredLength(outgoing, bytes?.written) ? { aborted } : {}),
       };
       if (options.accessLogLevel === 'debug') log.debug(line, 'request');
       else log.info(line, 'request');
@@ -92,6 +92,18 @@ function matchedRoute(c: Parameters<MiddlewareHandler>[0]): string {
 }
 
 /** Bytes the socket moved since the last request on it was accounted. */
+/**
+ * A client that has read the whole body (it knows Content-Length) may close before the server
+ * calls end(): then `close` comes before `finish` although nothing was cut short.
+ */
+function sentDeclaredLength(
+  outgoing: { getHeader(name: string): unknown } | undefined,
+  written: number | undefined,
+): boolean {
+  const declared = Number(outgoing?.getHeader('content-length'));
+  return Number.isSafeInteger(declared) && written !== undefined && written >= declared;
+}
+
 function socketBytes(socket: Socket | undefined): { read: number; written: number } | undefined {
   if (!socket) return undefined;
   const before = accounted.get(socket) ?? { read: 0, written: 0 };
