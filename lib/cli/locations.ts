@@ -3,6 +3,7 @@ import { DfstoreNotFoundError } from '../client/errors.ts';
 import {
   type DfsUrl,
   formatDfsUrl,
+  hasDotSegment,
   INVALID_DFS_URL_MESSAGE,
   parseDfsUrl,
 } from '../core/dfs-url.ts';
@@ -28,11 +29,6 @@ export function parseDfsLocation(value: string): DfsUrl {
   }
   if (url.pathname === '' || url.pathname === '/') return { bucket: url.hostname, key: '' };
   return parseDfsUrl(value);
-}
-
-function hasDotSegment(value: string): boolean {
-  const path = value.replace(/^[a-z]+:\/\/[^/?#]*/i, '').replace(/[?#].*$/s, '');
-  return path.split('/').some((segment) => /^(\.|%2e){1,2}$/i.test(segment));
 }
 
 /** Whether a key names a "directory": empty (the bucket root) or ending in `/`. */

@@ -19,6 +19,10 @@ export function isDfsUrl(value: string): boolean {
  * percent-decoded, a trailing `/` kept). Throws ValidationError with upstream's message otherwise.
  */
 export function parseDfsUrl(value: string): DfsUrl {
+  if (hasDotSegment(value)) {
+    // The URL parser would resolve `a/../b` to `b` and silently address another object.
+    throw new ValidationError(`${INVALID_DFS_URL_MESSAGE} (no "." or ".." key segments)`);
+  }
   let url: URL;
   try {
     url = new URL(value);
@@ -41,4 +45,10 @@ export function parseDfsUrl(value: string): DfsUrl {
 /** Formats `dfs://bucket/key`, percent-encoding each key segment. */
 export function formatDfsUrl({ bucket, key }: DfsUrl): string {
   return `dfs://${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/** Whether the path of a URL-like string has a `.` or `..` segment (also percent-encoded). */
+export function hasDotSegment(value: string): boolean {
+  const path = value.replace(/^[a-z]+:\/\/[^/?#]*/i, '').replace(/[?#].*$/s, '');
+  return path.split('/').some((segment) => /^(\.|%2e){1,2}$/i.test(segment));
 }

@@ -95,3 +95,12 @@ describe('errors', () => {
     expect(new IntegrityError('x')).toMatchObject({ statusCode: 500, exposeMessage: false });
   });
 });
+
+describe('dfs URLs with dot segments', () => {
+  it.each(['dfs://b/a/../k', 'dfs://b/./k', 'dfs://b/%2e%2e/k', 'dfs://b/k/..'])(
+    'rejects %j instead of resolving it to another key',
+    (value) => {
+      expect(() => parseDfsUrl(value)).toThrow('no "." or ".." key segments');
+    },
+  );
+});
