@@ -1,0 +1,191 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { type BackendConfig, backendConfigSchema } from './backend-config.ts';
+import { ConfigError } from './peer-config.ts';
+import { DEFAULT_OBJECT_STORAGE_FILTER, LOG_LEVELS } from './peer-config-schema.ts';
+import { parseDuration } from './units.ts';
+
+export { ConfigError } from './peer-config.ts';
+
+/**
+ * The manager's YAML config. Objects are strict so a misspelt key fails loudly. Durations are
+ * strings like `10m`; `peerConfig.refreshInterval` is served to peers in seconds.
+ */
+
+export const DEFAULT_MANAGER_LISTEN = '127.0.0.1';
+export const DEFAULT_MANAGER_PORT = 65003;
+export const DEFAULT_REFRESH_INTERVAL = '10m';
+export const DEFAULT_DATA_DIR = './.dfstore';
+
+const port = z.number().int().min(0).max(65535);
+const servicePort = z.number().int().min(1).max(65535);
+
+const durationSchema = z.string().transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.issues.push({
+      code: 'custom',
+      message: `invalid duration ${JSON.stringify(value)} (e.g. 30s, 10m)`,
+      input: value,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const seedPeerSchema = z.strictObject({
+  id: z.string().min(1).optional(),
+  hostname: z.string().min(1),
+  ip: z.string().min(1),
+  /** Object API port. */
+  port: servicePort,
+  /** Piece server port. */
+  downloadPort: servicePort,
+});
+
+export const managerConfigSchema = z.strictObject({
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+  shutdownTimeout: durationSchema.prefault('10s'),
+  listen: z.string().min(1).default(DEFAULT_MANAGER_LISTEN),
+  port: port.default(DEFAULT_MANAGER_PORT),
+  /** Absent: the embedded fs backend in `./.dfstore/backend`, shared with the local peers. */
+  backend: backendConfigSchema.optional(),
+  /** Used when `cloudMap` is absent. */
+  seedPeers: z.array(seedPeerSchema).default([]),
+  cloudMap: z
+    .strictObject({
+      namespace: z.string().min(1),
+      service: z.string().min(1),
+      cacheTtl: durationSchema.prefault('5s'),
+    })
+    .optional(),
+  /** What `GET /api/v1/peer-config` serves. */
+  peerConfig: z
+    .strictObject({
+      filter: z.string().default(DEFAULT_OBJECT_STORAGE_FILTER),
+      maxReplicas: z.number().int().min(1).max(100).default(3),
+      refreshInterval: durationSchema.prefault(DEFAULT_REFRESH_INTERVAL),
+    })
+    .prefault({}),
+});
+
+export type ManagerConfigInput = z.input<typeof managerConfigSchema>;
+export type StaticSeedPeer = z.output<typeof seedPeerSchema>;
+type Parsed = z.output<typeof managerConfigSchema>;
+
+/** The validated manager config: defaults filled, the fs backend root absolute. */
+export interface ManagerConfig extends Omit<Parsed, 'backend' | 'shutdownTimeout' | 'cloudMap'> {
+  readonly shutdownTimeoutMs: number;
+  readonly backend: BackendConfig;
+  readonly cloudMap?: {
+    readonly namespace: string;
+    readonly service: string;
+    readonly cacheTtlMs: number;
+  };
+}
+
+/** Environment variables that override config keys (empty values are ignored). */
+export const MANAGER_ENV_OVERRIDES: Readonly<
+  Record<string, { key: 'listen' | 'port' | 'logLevel' }>
+> = {
+  DFSTORE_MANAGER_LISTEN: { key: 'listen' },
+  DFSTORE_MANAGER_PORT: { key: 'port' },
+  DFSTORE_LOG_LEVEL: { key: 'logLevel' },
+};
+
+/**
+ * Reads the YAML config at `path` (none: every default), applies `env` overrides, validates.
+ * Throws ConfigError naming the key path of each problem.
+ */
+export async function loadManagerConfig(
+  path: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+  options: { readonly cwd?: string } = {},
+): Promise<ManagerConfig> {
+  const source = path ?? '(defaults)';
+  let raw: unknown = {};
+  if (path !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      throw new ConfigError(source, [`cannot read: ${(error as Error).message}`]);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (error) {
+      throw new ConfigError(source, [`not valid YAML: ${(error as Error).message}`]);
+    }
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(source, ['the config must be a YAML mapping']);
+  }
+  const input: Record<string, unknown> = { ...raw };
+  const fromEnv = new Map<string, string>();
+  for (const [name, { key }] of Object.entries(MANAGER_ENV_OVERRIDES)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    input[key] = key === 'port' && /^\d+$/.test(value) ? Number(value) : value;
+    fromEnv.set(key, name);
+  }
+  return parseManagerConfig(input, { ...options, source, fromEnv });
+}
+
+/** Validates a config object (already-parsed YAML) and fills every default. */
+export function parseManagerConfig(
+  raw: unknown,
+  options: { cwd?: string; source?: string; fromEnv?: ReadonlyMap<string, string> } = {},
+): ManagerConfig {
+  const result = managerConfigSchema.safeParse(raw, { error: issueMessage });
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => {
+      const path = issue.path
+        .map((key, i) =>
+          typeof key === 'number' ? `[${key}]` : `${i > 0 ? '.' : ''}${String(key)}`,
+        )
+        .join('');
+      const variable = options.fromEnv?.get(path);
+      return `${path || '(root)'}: ${issue.message}${variable ? ` (set by ${variable})` : ''}`;
+    });
+    throw new ConfigError(options.source ?? '(object)', issues);
+  }
+  const { backend, shutdownTimeout, cloudMap, ...rest } = result.data;
+  const cwd = options.cwd ?? process.cwd();
+  return {
+    ...rest,
+    shutdownTimeoutMs: shutdownTimeout,
+    backend: !backend
+      ? { name: 'fs', root: resolve(cwd, DEFAULT_DATA_DIR, 'backend') }
+      : backend.name === 'fs'
+        ? { ...backend, root: resolve(cwd, backend.root) }
+        : backend,
+    cloudMap: cloudMap && {
+      namespace: cloudMap.namespace,
+      service: cloudMap.service,
+      cacheTtlMs: cloudMap.cacheTtl,
+    },
+  };
+}
+
+/** Messages for zod's built-in issues, phrased for config files. */
+function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.input === undefined) return 'required';
+      if (issue.expected === 'int') return 'must be an integer';
+      return `expected ${issue.expected}, got ${issue.input === null ? 'null' : typeof issue.input}`;
+    case 'too_big':
+      return issue.origin === 'number' ? `must be ≤ ${issue.maximum}` : undefined;
+    case 'too_small':
+      if (issue.origin === 'number') return `must be ≥ ${issue.minimum}`;
+      return issue.origin === 'string' && issue.minimum === 1 ? 'must not be empty' : undefined;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'unrecognized_keys':
+      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+    default:
+      return undefined;
+  }
+}
