@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { type BackendConfig, backendConfigSchema } from './backend-config.ts';
-import { ConfigError } from './peer-config.ts';
+import { ConfigError, readYamlConfig } from './config-file.ts';
 import { DEFAULT_OBJECT_STORAGE_FILTER, LOG_LEVELS } from './peer-config-schema.ts';
 import { parseDuration } from './units.ts';
 
@@ -104,24 +102,7 @@ export async function loadManagerConfig(
   env: Readonly<Record<string, string | undefined>>,
   options: { readonly cwd?: string } = {},
 ): Promise<ManagerConfig> {
-  const source = path ?? '(defaults)';
-  let raw: unknown = {};
-  if (path !== undefined) {
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      throw new ConfigError(source, [`cannot read: ${(error as Error).message}`]);
-    }
-    try {
-      raw = parseYaml(text) ?? {};
-    } catch (error) {
-      throw new ConfigError(source, [`not valid YAML: ${(error as Error).message}`]);
-    }
-  }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError(source, ['the config must be a YAML mapping']);
-  }
+  const { raw, source } = await readYamlConfig(path);
   const input: Record<string, unknown> = { ...raw };
   const fromEnv = new Map<string, string>();
   for (const [name, { key }] of Object.entries(MANAGER_ENV_OVERRIDES)) {

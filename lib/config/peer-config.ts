@@ -1,8 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import type { BackendConfig } from './backend-config.ts';
+import { ConfigError, readYamlConfig } from './config-file.ts';
+
+export { ConfigError } from './config-file.ts';
+
 import {
   type LOG_LEVELS,
   type ParsedPeerConfig,
@@ -57,17 +60,6 @@ export interface PeerConfig {
   readonly metrics?: TcpListen;
 }
 
-/** A config that does not validate; `issues` name the bad key paths. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(
-    readonly source: string,
-    readonly issues: readonly string[],
-  ) {
-    super(`invalid config ${source}:\n  ${issues.join('\n  ')}`);
-  }
-}
-
 /**
  * Environment variables that override config keys (empty values are ignored). Applied before
  * validation, so a bad value is reported under its key path, naming the variable.
@@ -100,21 +92,7 @@ export async function loadPeerConfig(
   env: Readonly<Record<string, string | undefined>>,
   options: LoadOptions = {},
 ): Promise<PeerConfig> {
-  const source = path ?? '(defaults)';
-  let raw: unknown = {};
-  if (path !== undefined) {
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      throw new ConfigError(source, [`cannot read: ${(error as Error).message}`]);
-    }
-    try {
-      raw = parseYaml(text) ?? {};
-    } catch (error) {
-      throw new ConfigError(source, [`not valid YAML: ${(error as Error).message}`]);
-    }
-  }
+  const { raw, source } = await readYamlConfig(path);
   const { input, fromEnv } = applyEnv(raw, env, source);
   const config = parsePeerConfig(input, { ...options, source, fromEnv });
   return loadPem(config, options.cwd ?? process.cwd(), source);
@@ -213,9 +191,6 @@ function applyEnv(
   env: Readonly<Record<string, string | undefined>>,
   source: string,
 ): { input: unknown; fromEnv: Map<string, string> } {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError(source, ['the config must be a YAML mapping']);
-  }
   const input = structuredClone(raw) as Record<string, unknown>;
   const fromEnv = new Map<string, string>();
   for (const [name, { path, kind }] of Object.entries(ENV_OVERRIDES)) {

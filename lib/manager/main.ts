@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import { ConfigError, loadManagerConfig } from '../config/manager-config.ts';
 import { createLogger } from '../observability/logger.ts';
+import { exitOnFatalErrors, stopOnSignals } from '../observability/process-lifecycle.ts';
 import { startManagerServer } from './manager-server.ts';
 
 // Composition root of `dfstore-manager` (bin/dfstore-manager.js loads this file). Exit codes:
@@ -25,34 +26,14 @@ const config = await loadManagerConfig(options.config, process.env).catch((error
 });
 
 const logger = createLogger({ level: config.logLevel, base: { role: 'manager' } });
-process.on('uncaughtException', (error) => {
-  logger.fatal({ err: error }, 'uncaught exception');
-  process.exit(1);
-});
-process.on('unhandledRejection', (error) => {
-  logger.fatal({ err: error }, 'unhandled rejection');
-  process.exit(1);
-});
+exitOnFatalErrors(logger);
 
 const server = await startManagerServer(config, logger).catch((error: unknown) => {
   logger.fatal({ err: error }, 'startup failed');
   process.exit(1);
 });
 
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (stopping) {
-      if (signal === 'SIGINT') process.exit(1);
-      return;
-    }
-    stopping = true;
-    void server.shutdown(signal).then((clean) => {
-      logger.info({ clean }, 'stopped');
-      process.exit(clean ? 0 : 1);
-    });
-  });
-}
+stopOnSignals(logger, (signal) => server.shutdown(signal));
 
 // Tests and the local cluster wait for this line; the port is the real one (port 0 works).
 logger.info(

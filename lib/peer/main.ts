@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import { ConfigError, loadPeerConfig } from '../config/peer-config.ts';
 import { createLogger } from '../observability/logger.ts';
+import { exitOnFatalErrors, stopOnSignals } from '../observability/process-lifecycle.ts';
 import { startDaemon } from './daemon.ts';
 
 // Composition root of `dfstore-daemon` (bin/dfstore-daemon.js loads this file). Exit codes:
@@ -25,39 +26,14 @@ const config = await loadPeerConfig(options.config, process.env).catch((error: u
 });
 
 const logger = createLogger({ level: config.logLevel, base: { role: config.role } });
-process.on('uncaughtException', (error) => {
-  logger.fatal({ err: error }, 'uncaught exception');
-  process.exit(1);
-});
-process.on('unhandledRejection', (error) => {
-  logger.fatal({ err: error }, 'unhandled rejection');
-  process.exit(1);
-});
+exitOnFatalErrors(logger);
 
 const daemon = await startDaemon(config, logger).catch((error: unknown) => {
   logger.fatal({ err: error }, 'startup failed');
   process.exit(1);
 });
 
-// A second Ctrl-C forces the exit; repeated SIGTERMs (some supervisors resend) do not.
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (stopping) {
-      logger.warn(
-        { signal },
-        signal === 'SIGINT' ? 'second SIGINT: exiting now' : 'already stopping',
-      );
-      if (signal === 'SIGINT') process.exit(1);
-      return;
-    }
-    stopping = true;
-    void daemon.shutdown(signal).then((clean) => {
-      logger.info({ clean }, 'stopped');
-      process.exit(clean ? 0 : 1);
-    });
-  });
-}
+stopOnSignals(logger, (signal) => daemon.shutdown(signal));
 
 // Tests and the local cluster wait for this line; ports are the real ones (port 0 works).
 logger.info(
