@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { type BackendConfig, backendConfigSchema } from './backend-config.ts';
-import { ConfigError, readYamlConfig } from './config-file.ts';
+import { ConfigError, formatIssues, issueMessage, readYamlConfig } from './config-file.ts';
 import { DEFAULT_OBJECT_STORAGE_FILTER, LOG_LEVELS } from './peer-config-schema.ts';
 import { parseDuration } from './units.ts';
 
@@ -121,15 +121,7 @@ export function parseManagerConfig(
 ): ManagerConfig {
   const result = managerConfigSchema.safeParse(raw, { error: issueMessage });
   if (!result.success) {
-    const issues = result.error.issues.map((issue) => {
-      const path = issue.path
-        .map((key, i) =>
-          typeof key === 'number' ? `[${key}]` : `${i > 0 ? '.' : ''}${String(key)}`,
-        )
-        .join('');
-      const variable = options.fromEnv?.get(path);
-      return `${path || '(root)'}: ${issue.message}${variable ? ` (set by ${variable})` : ''}`;
-    });
+    const issues = formatIssues(result.error, options.fromEnv);
     throw new ConfigError(options.source ?? '(object)', issues);
   }
   const { backend, shutdownTimeout, cloudMap, ...rest } = result.data;
@@ -148,25 +140,4 @@ export function parseManagerConfig(
       cacheTtlMs: cloudMap.cacheTtl,
     },
   };
-}
-
-/** Messages for zod's built-in issues, phrased for config files. */
-function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
-  switch (issue.code) {
-    case 'invalid_type':
-      if (issue.input === undefined) return 'required';
-      if (issue.expected === 'int') return 'must be an integer';
-      return `expected ${issue.expected}, got ${issue.input === null ? 'null' : typeof issue.input}`;
-    case 'too_big':
-      return issue.origin === 'number' ? `must be ≤ ${issue.maximum}` : undefined;
-    case 'too_small':
-      if (issue.origin === 'number') return `must be ≥ ${issue.minimum}`;
-      return issue.origin === 'string' && issue.minimum === 1 ? 'must not be empty' : undefined;
-    case 'invalid_value':
-      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'unrecognized_keys':
-      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
-    default:
-      return undefined;
-  }
 }

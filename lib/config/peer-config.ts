@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { z } from 'zod';
 import type { BackendConfig } from './backend-config.ts';
-import { ConfigError, readYamlConfig } from './config-file.ts';
+import { ConfigError, formatIssues, issueMessage, readYamlConfig } from './config-file.ts';
 
 export { ConfigError } from './config-file.ts';
 
@@ -93,7 +92,7 @@ export async function loadPeerConfig(
   options: LoadOptions = {},
 ): Promise<PeerConfig> {
   const { raw, source } = await readYamlConfig(path);
-  const { input, fromEnv } = applyEnv(raw, env, source);
+  const { input, fromEnv } = applyEnv(raw, env);
   const config = parsePeerConfig(input, { ...options, source, fromEnv });
   return loadPem(config, options.cwd ?? process.cwd(), source);
 }
@@ -189,7 +188,6 @@ async function loadPem(config: PeerConfig, cwd: string, source: string): Promise
 function applyEnv(
   raw: unknown,
   env: Readonly<Record<string, string | undefined>>,
-  source: string,
 ): { input: unknown; fromEnv: Map<string, string> } {
   const input = structuredClone(raw) as Record<string, unknown>;
   const fromEnv = new Map<string, string>();
@@ -215,47 +213,4 @@ function applyEnv(
     fromEnv.set(path.join('.'), name);
   }
   return { input, fromEnv };
-}
-
-function formatIssues(error: z.ZodError, fromEnv?: ReadonlyMap<string, string>): string[] {
-  return error.issues.map((issue) => {
-    const path = issue.path
-      .map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i > 0 ? '.' : ''}${String(key)}`))
-      .join('');
-    const variable = [...(fromEnv ?? [])].find(
-      ([key]) => path === key || path.startsWith(`${key}.`),
-    );
-    const suffix = variable ? ` (set by ${variable[1]})` : '';
-    return `${path || '(root)'}: ${issue.message}${suffix}`;
-  });
-}
-
-/** Messages for zod's built-in issues, phrased for config files. */
-function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
-  switch (issue.code) {
-    case 'invalid_type':
-      if (issue.input === undefined) return 'required';
-      if (issue.expected === 'int') return 'must be an integer';
-      return `expected ${EXPECTED[issue.expected] ?? issue.expected}, got ${describe(issue.input)}`;
-    case 'too_big':
-      return issue.origin === 'number' ? `must be ≤ ${issue.maximum}` : undefined;
-    case 'too_small':
-      if (issue.origin === 'number') return `must be ≥ ${issue.minimum}`;
-      return issue.origin === 'string' && issue.minimum === 1 ? 'must not be empty' : undefined;
-    case 'invalid_value':
-      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'unrecognized_keys':
-      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
-    default:
-      return undefined;
-  }
-}
-
-const EXPECTED: Readonly<Record<string, string>> = { object: 'a mapping', array: 'a list' };
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  return `${typeof value} ${JSON.stringify(value)}`;
 }

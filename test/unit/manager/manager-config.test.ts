@@ -82,7 +82,7 @@ describe('manager config', () => {
       expect.arrayContaining([
         'port: must be ≤ 65535',
         '(root): unknown key "prot"',
-        'seedPeers[0].port: expected number, got string',
+        'seedPeers[0].port: expected number, got string "x"',
         'cloudMap.service: required',
         'peerConfig.refreshInterval: invalid duration "soon" (e.g. 30s, 10m)',
       ]),
@@ -95,7 +95,7 @@ describe('manager config', () => {
     );
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).issues).toEqual([
-      'port: expected number, got string (set by DFSTORE_MANAGER_PORT)',
+      'port: expected number, got string "http" (set by DFSTORE_MANAGER_PORT)',
     ]);
   });
 
