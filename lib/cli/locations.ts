@@ -1,12 +1,6 @@
 import { posix } from 'node:path';
 import { DfstoreNotFoundError } from '../client/errors.ts';
-import {
-  type DfsUrl,
-  formatDfsUrl,
-  hasDotSegment,
-  INVALID_DFS_URL_MESSAGE,
-  parseDfsUrl,
-} from '../core/dfs-url.ts';
+import { type DfsUrl, formatDfsUrl, parseDfsUrl } from '../core/dfs-url.ts';
 import { ValidationError } from '../core/errors.ts';
 
 /**
@@ -14,21 +8,7 @@ import { ValidationError } from '../core/errors.ts';
  * empty key, for commands that take a bucket or a prefix (ls, mb, cp into a "directory").
  */
 export function parseDfsLocation(value: string): DfsUrl {
-  if (hasDotSegment(value)) {
-    // WHATWG URL would resolve `a/../b` to `b` and silently address another object.
-    throw new ValidationError(`${INVALID_DFS_URL_MESSAGE} (no "." or ".." key segments)`);
-  }
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ValidationError(INVALID_DFS_URL_MESSAGE);
-  }
-  if (url.protocol !== 'dfs:' || url.hostname === '') {
-    throw new ValidationError(INVALID_DFS_URL_MESSAGE);
-  }
-  if (url.pathname === '' || url.pathname === '/') return { bucket: url.hostname, key: '' };
-  return parseDfsUrl(value);
+  return parseDfsUrl(value, { allowEmptyKey: true });
 }
 
 /** Whether a key names a "directory": empty (the bucket root) or ending in `/`. */

@@ -17,8 +17,9 @@ export function isDfsUrl(value: string): boolean {
 /**
  * Parses `dfs://bucket/key`: host = bucket, path without its leading `/` = key (kept
  * percent-decoded, a trailing `/` kept). Throws ValidationError with upstream's message otherwise.
+ * `allowEmptyKey` accepts a bucket alone (`dfs://bucket`, `dfs://bucket/`) with key ''.
  */
-export function parseDfsUrl(value: string): DfsUrl {
+export function parseDfsUrl(value: string, options: { allowEmptyKey?: boolean } = {}): DfsUrl {
   if (hasDotSegment(value)) {
     // The URL parser would resolve `a/../b` to `b` and silently address another object.
     throw new ValidationError(`${INVALID_DFS_URL_MESSAGE} (no "." or ".." key segments)`);
@@ -38,7 +39,7 @@ export function parseDfsUrl(value: string): DfsUrl {
   } catch {
     throw new ValidationError(INVALID_DFS_URL_MESSAGE);
   }
-  if (key === '') throw new ValidationError(INVALID_DFS_URL_MESSAGE);
+  if (key === '' && !options.allowEmptyKey) throw new ValidationError(INVALID_DFS_URL_MESSAGE);
   return { bucket: url.hostname, key };
 }
 
