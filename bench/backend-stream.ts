@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureCephInstalled, startCephRgw } from '../test/helpers/ceph-rgw.ts';
+import { startBenchS3 } from './lib/bench-s3.ts';
 import { bundleEntry } from './lib/bundle.ts';
 import { runJson, spawnJsonLine, stopChild } from './lib/processes.ts';
 import { MiB, printTable, type Row, writeResults } from './lib/report.ts';
@@ -26,19 +26,7 @@ process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
 
 const configs: Record<string, () => Promise<unknown>> = {
   fs: async () => ({ name: 'fs', root: join(scratch, 'fs') }),
-  s3: async () => {
-    await ensureCephInstalled();
-    const rgw = await startCephRgw();
-    stops.push(rgw.stop);
-    return {
-      name: 's3',
-      region: rgw.region,
-      endpoint: rgw.endpoint,
-      forcePathStyle: true,
-      accessKeyId: rgw.accessKeyId,
-      secretAccessKey: rgw.secretAccessKey,
-    };
-  },
+  s3: () => startBenchS3(stops),
   oss: async () => {
     const { child, value } = await spawnJsonLine<{ endpoint: string }>(
       join(here, 'lib', 'oss-server-main.ts'),

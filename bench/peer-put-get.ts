@@ -13,8 +13,8 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { createDfstoreClient, type DfstoreClient } from '../lib/client/dfstore-client.ts';
 import type { WriteMode } from '../lib/core/write-mode.ts';
-import { ensureCephInstalled, startCephRgw } from '../test/helpers/ceph-rgw.ts';
 import { tailFiles } from '../test/helpers/daemon.ts';
+import { startBenchS3 } from './lib/bench-s3.ts';
 import { bundleEntry } from './lib/bundle.ts';
 import { type BundledDaemon, startBundledDaemon } from './lib/bundled-daemon.ts';
 import { generatedObject } from './lib/generated-object.ts';
@@ -68,17 +68,7 @@ function assertDiskRoom(): void {
 
 async function backendConfig(): Promise<Record<string, unknown>> {
   if (backendName === 'fs') return { name: 'fs', root: join(scratch, 'backend') };
-  await ensureCephInstalled();
-  const rgw = await startCephRgw();
-  stops.push(rgw.stop);
-  return {
-    name: 's3',
-    region: rgw.region,
-    endpoint: rgw.endpoint,
-    forcePathStyle: true,
-    accessKeyId: rgw.accessKeyId,
-    secretAccessKey: rgw.secretAccessKey,
-  };
+  return startBenchS3(stops);
 }
 
 /** Pending + running write-backs, from the daemon's Prometheus text. */
