@@ -1,0 +1,157 @@
+import { Agent, type Dispatcher, request } from 'undici';
+import type { z } from 'zod';
+import { parseErrorBody } from '../client/errors.ts';
+import {
+  type CurrentVersion,
+  currentVersionSchema,
+  type KeyChange,
+  type KeyChangeResult,
+  keyChangeResultSchema,
+  P2P_PREFIX,
+  type SyncRequest,
+  type SyncResponse,
+  syncResponseSchema,
+} from './p2p-protocol.ts';
+
+/** A non-2xx answer of another daemon's piece server (`{"errors", "code"}` body). */
+export class P2pHttpError extends Error {
+  override readonly name = 'P2pHttpError';
+  constructor(
+    readonly status: number,
+    readonly code: string | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface P2pClientOptions {
+  /** Connection pool shared by every call; default one of our own, closed by close(). */
+  readonly dispatcher?: Dispatcher;
+  /** Wait for response headers (default 10 s; a long-polled sync adds its `waitMs`). */
+  readonly headersTimeoutMs?: number;
+  /** Longest stall while reading a body (default 30 s). */
+  readonly bodyTimeoutMs?: number;
+}
+
+/** Talks the cluster protocol (lib/peer/p2p-protocol.ts) to other daemons' piece servers. */
+export interface P2pClient {
+  /** Announce + holders at a task's tracker (`pieces` is the tracker's piece server URL). */
+  sync(
+    pieces: string,
+    taskId: string,
+    body: SyncRequest,
+    signal?: AbortSignal,
+  ): Promise<SyncResponse>;
+  keyChanged(pieces: string, change: KeyChange, signal?: AbortSignal): Promise<KeyChangeResult>;
+  /** The key's pending cluster-held version at a seed peer, or undefined (404). */
+  currentVersion(
+    pieces: string,
+    bucket: string,
+    key: string,
+    signal?: AbortSignal,
+  ): Promise<CurrentVersion | undefined>;
+  /** Bytes `start..end` (inclusive) of a task from a holder, in memory (one piece ≤ 15 MiB). */
+  fetchRange(
+    pieces: string,
+    taskId: string,
+    range: { start: number; end: number },
+    options?: { signal?: AbortSignal; peerId?: string },
+  ): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+export function createP2pClient(options: P2pClientOptions = {}): P2pClient {
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const bodyTimeout = options.bodyTimeoutMs ?? 30_000;
+  const dispatcher = options.dispatcher ?? new Agent({ connections: 64, keepAliveTimeout: 30_000 });
+  const owned = dispatcher !== options.dispatcher;
+
+  async function call<T>(
+    method: 'GET' | 'POST',
+    url: string,
+    schema: z.ZodType<T>,
+    body: unknown,
+    extra: { signal?: AbortSignal; waitMs?: number },
+  ): Promise<T> {
+    const res = await request(url, {
+      method,
+      dispatcher,
+      signal: extra.signal,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headersTimeout: headersTimeout + (extra.waitMs ?? 0),
+      bodyTimeout,
+    });
+    if (res.statusCode >= 300) throw await httpError(res, method, url);
+    return schema.parse(await res.body.json());
+  }
+
+  return {
+    sync(pieces, taskId, body, signal) {
+      const url = `${origin(pieces)}${P2P_PREFIX}/tasks/${taskId}/sync`;
+      return call('POST', url, syncResponseSchema, body, { signal, waitMs: body.waitMs });
+    },
+    keyChanged(pieces, change, signal) {
+      const url = `${origin(pieces)}${P2P_PREFIX}/keys/changed`;
+      return call('POST', url, keyChangeResultSchema, change, { signal });
+    },
+    async currentVersion(pieces, bucket, key, signal) {
+      const query = new URLSearchParams({ bucket, key });
+      const url = `${origin(pieces)}${P2P_PREFIX}/keys/current?${query}`;
+      try {
+        return await call('GET', url, currentVersionSchema, undefined, { signal });
+      } catch (error) {
+        if (error instanceof P2pHttpError && error.status === 404) return undefined;
+        throw error;
+      }
+    },
+    async fetchRange(pieces, taskId, range, extra = {}) {
+      const query = extra.peerId ? `?${new URLSearchParams({ peerId: extra.peerId })}` : '';
+      const url = `${origin(pieces)}/download/${taskId.slice(0, 3)}/${taskId}${query}`;
+      const res = await request(url, {
+        method: 'GET',
+        dispatcher,
+        signal: extra.signal,
+        headers: { range: `bytes=${range.start}-${range.end}` },
+        headersTimeout,
+        bodyTimeout,
+      });
+      if (res.statusCode !== 206 && res.statusCode !== 200) {
+        throw await httpError(res, 'GET', url);
+      }
+      const expected = range.end - range.start + 1;
+      const data = Buffer.from(await res.body.arrayBuffer());
+      if (data.length !== expected) {
+        throw new P2pHttpError(
+          res.statusCode,
+          'ERR_SHORT_BODY',
+          `${url}: ${data.length} of ${expected} bytes`,
+        );
+      }
+      return data;
+    },
+    async close() {
+      if (owned) await dispatcher.close();
+    },
+  };
+}
+
+function origin(pieces: string): string {
+  return pieces.replace(/\/+$/, '');
+}
+
+async function httpError(
+  res: Dispatcher.ResponseData,
+  method: string,
+  url: string,
+): Promise<P2pHttpError> {
+  const text = await res.body.text().catch(() => '');
+  const { message, code } = parseErrorBody(text);
+  const path = new URL(url).pathname;
+  return new P2pHttpError(
+    res.statusCode,
+    code,
+    `${method} ${path}: HTTP ${res.statusCode}${message ? ` ${message}` : ''}`,
+  );
+}
