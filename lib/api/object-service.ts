@@ -63,5 +63,7 @@ export interface PutUpload {
   readonly contentType?: string;
   /** An upper bound of the file's size (the request's Content-Length), when known. */
   readonly sizeHint?: number;
+  /** A replica pushed by another daemon (`X-Dfstore-Replica: 1`): import only, no fan-out. */
+  readonly replica?: boolean;
   form(): Promise<PutFormFields>;
 }

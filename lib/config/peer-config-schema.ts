@@ -152,6 +152,17 @@ const netAddrSchema = z
 
 export const peerConfigSchema = z.strictObject({
   role: z.enum(['peer', 'seed-peer']).default('peer'),
+  /** How other daemons know this one (Dragonfly's `host.*`). */
+  host: z
+    .strictObject({
+      /** Unique in the cluster; default `<hostname>-<advertiseIP>-<piece port>`. A seed peer's
+       * must match its entry in the manager's list, or the manager lists its piece address. */
+      id: z.string().min(1).max(256).optional(),
+      /** The address other daemons reach this one at; default the piece listener's address,
+       * or the first non-internal IPv4 address when that is a wildcard. */
+      advertiseIP: z.string().min(1).optional(),
+    })
+    .prefault({}),
   logLevel: z.enum(LOG_LEVELS).default('info'),
   /** How long SIGTERM waits for in-flight requests, then for the node to close. */
   shutdownTimeout: durationSchema.prefault('30s'),

@@ -34,6 +34,8 @@ export interface TlsSecurity {
 /** The validated daemon config: every default filled in, paths absolute, PEM files read. */
 export interface PeerConfig {
   readonly role: PeerRole;
+  /** Identity and address for other daemons; filled in at start when absent (see daemon.ts). */
+  readonly host: { readonly id?: string; readonly advertiseIP?: string };
   readonly logLevel: LogLevel;
   readonly shutdownTimeoutMs: number;
   readonly objectStorage: {
@@ -67,6 +69,8 @@ export const ENV_OVERRIDES: Readonly<
   Record<string, { path: readonly string[]; kind?: 'int' | 'list' }>
 > = {
   DFSTORE_ROLE: { path: ['role'] },
+  DFSTORE_PEER_ID: { path: ['host', 'id'] },
+  DFSTORE_ADVERTISE_IP: { path: ['host', 'advertiseIP'] },
   DFSTORE_LOG_LEVEL: { path: ['logLevel'] },
   DFSTORE_DATA_DIR: { path: ['storage', 'dataDir'] },
   DFSTORE_CAPACITY: { path: ['storage', 'capacity'] },
@@ -124,6 +128,7 @@ export function parsePeerConfig(
   const { security, ...objectStorage } = parsed.objectStorage;
   return {
     role: parsed.role,
+    host: parsed.host,
     logLevel: parsed.logLevel,
     shutdownTimeoutMs: parsed.shutdownTimeout,
     objectStorage: {

@@ -92,9 +92,16 @@ export class PayloadTooLargeError extends DfstoreError {
 
 /** The object changed or is in a state that forbids the operation. */
 export class ConflictError extends DfstoreError {
-  override readonly name = 'ConflictError';
-  override readonly code = 'ERR_CONFLICT';
+  override readonly name: string = 'ConflictError';
+  override readonly code: string = 'ERR_CONFLICT';
   override readonly statusCode = 409;
+}
+
+/** The resource existed but was dropped on purpose (a task evicted cluster-wide). */
+export class GoneError extends DfstoreError {
+  override readonly name = 'GoneError';
+  override readonly code = 'ERR_TASK_GONE';
+  override readonly statusCode = 410;
 }
 
 /** Data failed an integrity check (digest mismatch). */

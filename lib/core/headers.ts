@@ -24,3 +24,6 @@ export const DEFAULT_STORAGE_CLASS = 'STANDARD';
 
 /** Backend user-metadata key holding the object digest (`md5:<hex>`). */
 export const DIGEST_METADATA_KEY = 'digest';
+
+/** Marks a PUT as a replica pushed by another daemon (docs/P2P.md): import only, no fan-out. */
+export const REPLICA_HEADER = 'X-Dfstore-Replica';

@@ -1,100 +1,130 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { DEFAULT_ENDPOINT } from '../client/endpoint.ts';
+import {
+  type ClusterPlan,
+  daemonEnvOf,
+  managerConfigOf,
+  managerEnvOf,
+  type PlannedNode,
+  parseStartArgs,
+  planCluster,
+  portsNeeded,
+  USAGE,
+  UsageError,
+} from './cluster-plan.ts';
+import { freePorts } from './free-ports.ts';
+import { createSupervisor } from './supervisor.ts';
 
 /**
- * `npm start`: the local deployment on loopback with the embedded fs backend under ./.dfstore/.
- * Today it runs one peer daemon (object API on 127.0.0.1:65004); the manager and seed peers join
- * it with the P2P work. Each process logs to .dfstore/logs/<name>.log; Ctrl-C stops them all.
+ * `npm start [-- --seed-peers N --peers M]`: the local cluster on 127.0.0.1 with the embedded fs
+ * backend under ./.dfstore/ (DFSTORE_HOME moves it): the manager first, then the seed peers,
+ * then the peers (ports and names: cluster-plan.ts). Each process logs to .dfstore/logs/
+ * <name>.log. A process that dies stops the rest (exit 1, naming its log); Ctrl-C or SIGTERM
+ * stops them all (exit 0 when every process stopped cleanly). `DFSTORE_PORTS=ephemeral` uses
+ * free ports instead of the fixed ones: tests, or a second cluster next to a running one.
  */
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const stateDir = resolve(process.env.DFSTORE_HOME ?? '.dfstore');
-const logsDir = join(stateDir, 'logs');
-mkdirSync(logsDir, { recursive: true });
+const bin = (name: string) => join(root, 'bin', name);
 
-interface Started {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly ready: Record<string, unknown>;
+let options: ReturnType<typeof parseStartArgs>;
+try {
+  options = parseStartArgs(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  process.stderr.write(`${error.message}\n${USAGE}\n`);
+  process.exit(2);
+}
+if (options.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
 }
 
-function startProcess(name: string, env: Record<string, string>): Promise<Started> {
-  const child = spawn(process.execPath, [join(root, 'bin', 'dfstore-daemon.js')], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const log = createWriteStream(join(logsDir, `${name}.log`), { flags: 'a' });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  return new Promise((resolvePromise, reject) => {
-    const lines = createInterface({ input: child.stderr as NodeJS.ReadableStream });
-    lines.on('line', (line) => {
-      if (!line.includes('"ready"')) return;
-      try {
-        resolvePromise({ name, child, ready: JSON.parse(line) as Record<string, unknown> });
-      } catch {
-        // not the JSON ready line
-      }
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`${name} exited with ${code} before it was ready; see ${log.path}`)),
-    );
-  });
-}
+const home = resolve(process.env.DFSTORE_HOME ?? '.dfstore');
+const ephemeral = process.env.DFSTORE_PORTS === 'ephemeral';
+const plan = planCluster(
+  home,
+  options,
+  ephemeral ? await freePorts(portsNeeded(options)) : undefined,
+);
+mkdirSync(plan.logsDir, { recursive: true });
+writeFileSync(plan.manager.configPath, stringify(managerConfigOf(plan)));
 
-const started: Started[] = [];
-let stopping = false;
-async function stopAll(): Promise<void> {
-  stopping = true;
-  await Promise.all(
-    started.map(
-      ({ child }) =>
-        new Promise<void>((done) => {
-          if (child.exitCode !== null) return done();
-          child.once('exit', () => done());
-          child.kill('SIGTERM');
-        }),
-    ),
-  );
-}
-
-process.on('SIGINT', () => {
-  process.stdout.write('\nstopping…\n');
-  void stopAll().then(() => process.exit(0));
+const supervisor = createSupervisor({
+  onUnexpectedExit: (name, status, logFile) => {
+    process.stderr.write(`${name} exited (${status}); see ${logFile}\nstopping the others…\n`);
+    void supervisor.stopAll().then(() => process.exit(1));
+  },
 });
-process.on('SIGTERM', () => void stopAll().then(() => process.exit(0)));
+
+const stop = () => {
+  if (supervisor.stopping) return;
+  process.stdout.write('\nstopping…\n');
+  void supervisor.stopAll().then((clean) => {
+    if (!clean) process.stderr.write(`a process did not stop cleanly; see ${plan.logsDir}\n`);
+    process.exit(clean ? 0 : 1);
+  });
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', () => {
+  if (!supervisor.stopping) return stop();
+  // A second Ctrl-C: do not wait for graceful shutdowns.
+  supervisor.killAll();
+  process.exit(1);
+});
+
+const logLevel = { DFSTORE_LOG_LEVEL: process.env.DFSTORE_LOG_LEVEL ?? 'info' };
+const startDaemon = (node: PlannedNode) =>
+  supervisor.start({
+    name: node.name,
+    script: bin('dfstore-daemon.js'),
+    env: { ...logLevel, ...daemonEnvOf(plan, node) },
+    logFile: node.logFile,
+  });
 
 try {
-  const peer = await startProcess('peer', {
-    DFSTORE_DATA_DIR: join(stateDir, 'peer'),
-    DFSTORE_LOG_LEVEL: process.env.DFSTORE_LOG_LEVEL ?? 'info',
+  const manager = await supervisor.start({
+    name: plan.manager.name,
+    script: bin('dfstore-manager.js'),
+    env: { ...logLevel, ...managerEnvOf(plan) },
+    logFile: plan.manager.logFile,
   });
-  started.push(peer);
-  peer.child.once('exit', (code) => {
-    if (stopping) return;
-    process.stderr.write(`peer exited (${code}); see ${join(logsDir, 'peer.log')}\n`);
-    void stopAll().then(() => process.exit(1));
-  });
-  const { api, pieces, backend } = peer.ready as Record<string, string>;
-  process.stdout.write(
-    [
-      'dfstore is running (Ctrl-C to stop)',
-      `  object API   ${api}`,
-      `  piece server ${pieces}   (/metrics, /healthy)`,
-      `  backend      ${backend} under ${join(stateDir, 'backend')}`,
-      `  logs         ${logsDir}`,
-      '',
-      'try:',
-      '  npx dfstore mb dfs://my-bucket',
-      '  npx dfstore cp ./README.md dfs://my-bucket/readme.md',
-      '  npx dfstore cp dfs://my-bucket/readme.md /tmp/readme.md',
-      '',
-    ].join('\n'),
-  );
+  const seedPeers = await Promise.all(plan.seedPeers.map(startDaemon));
+  const peers = await Promise.all(plan.peers.map(startDaemon));
+  process.stdout.write(banner(plan, String(manager.manager), [...seedPeers, ...peers]));
 } catch (error) {
-  process.stderr.write(`${(error as Error).message}\n`);
-  await stopAll();
-  process.exit(1);
+  // A signal during the start stops everything on its own; exits are expected then.
+  if (!supervisor.stopping) {
+    process.stderr.write(`${(error as Error).message}\nstopping the others…\n`);
+    await supervisor.stopAll();
+    process.exit(1);
+  }
+}
+
+function banner(cluster: ClusterPlan, manager: string, ready: Record<string, unknown>[]): string {
+  const nodes = [...cluster.seedPeers, ...cluster.peers];
+  const width = Math.max(...nodes.map((node) => node.name.length), 'manager'.length) + 2;
+  const pad = (name: string) => `  ${name.padEnd(width)}`;
+  const firstApi = String(ready[cluster.seedPeers.length]?.api);
+  const endpointHint =
+    firstApi === DEFAULT_ENDPOINT ? [] : [`  export DFSTORE_ENDPOINT=${firstApi}`];
+  return [
+    'dfstore is running (Ctrl-C to stop)',
+    `${pad('manager')}${manager}`,
+    ...nodes.map(
+      (node, i) =>
+        `${pad(node.name)}object API ${ready[i]?.api}   piece server ${ready[i]?.pieces}`,
+    ),
+    `${pad('backend')}fs under ${cluster.backendDir}`,
+    `${pad('logs')}${cluster.logsDir}`,
+    '',
+    'Piece servers also serve /metrics and /healthy. try:',
+    ...endpointHint,
+    '  npx dfstore mb dfs://my-bucket',
+    '  npx dfstore cp ./README.md dfs://my-bucket/readme.md',
+    '  npx dfstore cp dfs://my-bucket/readme.md /tmp/readme.md',
+    '',
+  ].join('\n');
 }

@@ -36,6 +36,12 @@ export interface DaemonMetrics {
   readonly cacheHits: Counter;
   readonly cacheMisses: Counter;
   readonly backToSourceBytes: Counter;
+  /** P2P (docs/P2P.md): replicas reached per replication, piece bytes from peers, rejected or
+   * failed piece fetches, key changes not delivered to a seed peer. */
+  readonly replicasReached: Histogram;
+  readonly p2pBytes: Counter;
+  readonly pieceFailures: Counter;
+  readonly publishFailures: Counter;
   /** Points the journal and store gauges at their sources (once the node is open). */
   observe(sources: { journal?: JournalMetricsSource; store?: StoreUsageSource }): void;
 }
@@ -156,6 +162,27 @@ export function createDaemonMetrics(options: DaemonMetricsOptions = {}): DaemonM
     backToSourceBytes: new Counter({
       name: 'dfstore_back_to_source_bytes_total',
       help: 'Bytes fetched from the backend to fill the cache.',
+      registers,
+    }),
+    replicasReached: new Histogram({
+      name: 'dfstore_replicas_reached',
+      help: 'Seed peers that acknowledged a replica, per replicated write.',
+      buckets: [0, 1, 2, 3, 4, 5, 8],
+      registers,
+    }),
+    p2pBytes: new Counter({
+      name: 'dfstore_p2p_bytes_total',
+      help: 'Piece bytes downloaded from other daemons and verified.',
+      registers,
+    }),
+    pieceFailures: new Counter({
+      name: 'dfstore_p2p_piece_failures_total',
+      help: 'Piece fetches that failed: a sha256 mismatch, an error or a timeout of the source.',
+      registers,
+    }),
+    publishFailures: new Counter({
+      name: 'dfstore_key_change_failures_total',
+      help: 'Key changes (writes, deletes) a seed peer did not acknowledge.',
       registers,
     }),
     observe(sources) {

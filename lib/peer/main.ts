@@ -39,6 +39,7 @@ stopOnSignals(logger, (signal) => daemon.shutdown(signal));
 logger.info(
   {
     ...daemon.endpoints,
+    role: config.role,
     dataDir: config.storage.dataDir,
     backend: config.backend.name,
     version: packageJson.version,

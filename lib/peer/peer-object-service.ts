@@ -1,14 +1,17 @@
-import type { ObjectService, PutUpload, ServiceGetResult } from '../api/object-service.ts';
-import type { ObjectBackend, ObjectMetadata } from '../backends/object-backend.ts';
-import { DEFAULT_STORAGE_CLASS } from '../core/headers.ts';
+import type { ObjectService, PutUpload } from '../api/object-service.ts';
+import type { ObjectBackend } from '../backends/object-backend.ts';
 import { WriteMode } from '../core/write-mode.ts';
 import type { Logger } from '../storage/deps.ts';
 import type { WriteBackJournal } from '../storage/journal.ts';
 import type { ObjectIndex } from '../storage/object-index.ts';
 import type { PieceStore } from '../storage/piece-store.ts';
+import type { TaskMeta } from '../storage/task-meta.ts';
 import { BackToSource } from './back-to-source.ts';
-import { entryFromTask, entryMetadata, isComplete, readCached } from './cached-objects.ts';
-import { taskIdForDigest, versionOf } from './task-ids.ts';
+import { entryFromTask, isComplete } from './cached-objects.ts';
+import type { ClusterPort, PublishedVersion } from './cluster-port.ts';
+import { KeyGenerations } from './key-generations.ts';
+import { createObjectReader } from './object-reads.ts';
+import { taskIdForDigest } from './task-ids.ts';
 import { writeTaskToBackend } from './write-back.ts';
 
 export interface PeerMetricsSink {
@@ -23,13 +26,26 @@ export interface PeerObjectServiceDeps {
   readonly journal: WriteBackJournal;
   /** The current backend (the manager may swap it at run time). */
   readonly backend: () => ObjectBackend;
-  /** Task-ID filter (`objectStorage.filter`); a request's `filter` overrides it. */
-  readonly filter: string;
-  readonly maxReplicas: number;
+  /** Task-ID filter (`objectStorage.filter`, or the manager's); a request's `filter` overrides it. */
+  readonly filter: () => string;
+  /** Replicas per write (`objectStorage.maxReplicas`, or the manager's); a PUT's field overrides it. */
+  readonly maxReplicas: () => number;
+  /** The P2P cluster; absent, the daemon works alone (cache + backend). */
+  readonly cluster?: ClusterPort;
   /** How long a copy waits for its source's pending write-back (ms). */
   readonly flushTimeoutMs?: number;
   readonly logger: Logger;
   readonly metrics?: PeerMetricsSink;
+}
+
+/** The peer's object service, plus what the cluster protocol asks of it. */
+export interface PeerObjectService extends ObjectService {
+  /**
+   * Drops this daemon's versions of `bucket/key` other than `keep` (another daemon wrote or
+   * deleted the key): a pending write-back of an older version, the index entry, the cached
+   * tasks, and indexing by downloads still running. Resolves with the task IDs dropped.
+   */
+  evictLocal(bucket: string, key: string, keep: string | undefined): Promise<string[]>;
 }
 
 /**
@@ -42,13 +58,26 @@ export interface PeerObjectServiceDeps {
  *   bytes into the cache). Range misses are proxied and warm the cache in the background.
  * - DELETE cancels pending write-backs, evicts the cached version, then deletes in the backend.
  */
-export function createPeerObjectService(deps: PeerObjectServiceDeps): ObjectService {
-  const { store, index, journal, logger } = deps;
+export function createPeerObjectService(deps: PeerObjectServiceDeps): PeerObjectService {
+  const { store, index, journal, logger, cluster } = deps;
   const backToSource = new BackToSource({
     store,
     index,
     logger,
     onBytes: (n) => deps.metrics?.backToSourceBytes.inc(n),
+  });
+  const generations = new KeyGenerations();
+  const reader = createObjectReader({
+    store,
+    index,
+    backend: deps.backend,
+    filter: deps.filter,
+    backToSource,
+    generations,
+    cluster,
+    setEntry,
+    logger,
+    metrics: deps.metrics,
   });
 
   async function evict(taskId: string | undefined): Promise<void> {
@@ -70,7 +99,7 @@ export function createPeerObjectService(deps: PeerObjectServiceDeps): ObjectServ
       await writer.abort();
       throw error;
     }
-    const filter = form.filter ?? deps.filter;
+    const filter = form.filter ?? deps.filter();
     const backendName = deps.backend().name;
     const { meta, unpin } = await writer.commit(
       (digest) => taskIdForDigest(backendName, bucket, key, digest, filter),
@@ -79,6 +108,13 @@ export function createPeerObjectService(deps: PeerObjectServiceDeps): ObjectServ
     try {
       const entry = entryFromTask(meta, { lastModified: new Date().toISOString() });
       const target = { taskId: meta.taskId, bucket, key };
+      const maxReplicas = form.maxReplicas ?? deps.maxReplicas();
+      const replication = {
+        ...target,
+        filter,
+        contentLength: meta.contentLength,
+        maxReplicas,
+      };
       switch (form.mode) {
         case WriteMode.AsyncWriteBack: {
           await journal.append({
@@ -87,9 +123,12 @@ export function createPeerObjectService(deps: PeerObjectServiceDeps): ObjectServ
             contentLength: meta.contentLength,
             contentType: meta.contentType,
             mode: form.mode,
-            maxReplicas: form.maxReplicas ?? deps.maxReplicas,
+            maxReplicas,
+            filter,
           });
           await setEntry(bucket, key, { ...entry, state: 'pending' });
+          // Replication runs in the write-back worker, after the backend write.
+          if (!upload.replica) await cluster?.publish(bucket, key, pendingVersion(meta));
           break;
         }
         case WriteMode.WriteBack: {
@@ -105,10 +144,23 @@ export function createPeerObjectService(deps: PeerObjectServiceDeps): ObjectServ
             throw error;
           });
           await setEntry(bucket, key, { ...entry, etag, state: 'durable' });
+          if (!upload.replica) {
+            await cluster?.publish(bucket, key, {
+              taskId: meta.taskId,
+              state: 'durable',
+              meta: { ...meta, etag },
+            });
+            void cluster?.replicate(replication);
+          }
           break;
         }
         case WriteMode.Ephemeral:
           await setEntry(bucket, key, { ...entry, state: 'durable' });
+          // Only the cluster will ever hold it: replicas are its durability.
+          if (!upload.replica) {
+            await cluster?.publish(bucket, key, pendingVersion(meta));
+            void cluster?.replicate(replication);
+          }
           break;
       }
     } finally {
@@ -131,54 +183,13 @@ export function createPeerObjectService(deps: PeerObjectServiceDeps): ObjectServ
       contentLength: current.contentLength,
       contentType: current.contentType,
       mode: WriteMode.AsyncWriteBack,
-      maxReplicas: deps.maxReplicas,
+      maxReplicas: deps.maxReplicas(),
     });
   }
 
   async function setEntry(bucket: string, key: string, entry: Parameters<ObjectIndex['set']>[2]) {
     const change = await index.set(bucket, key, entry);
     await evict(change.orphanedTaskId);
-  }
-
-  async function get(
-    bucket: string,
-    key: string,
-    options: Parameters<ObjectService['getObject']>[2],
-  ): Promise<ServiceGetResult> {
-    const cached = index.get(bucket, key);
-    if (cached && isComplete(store, cached.taskId)) {
-      deps.metrics?.cacheHits.inc();
-      return readCached(store, key, cached, options.range);
-    }
-    const backend = deps.backend();
-    const current = await backend.headObject(bucket, key);
-    const filter = options.filter ?? deps.filter;
-    const taskId = taskIdForDigest(backend.name, bucket, key, versionOf(current), filter);
-    if (isComplete(store, taskId)) {
-      deps.metrics?.cacheHits.inc();
-      const meta = store.stat(taskId);
-      const entry = meta
-        ? entryFromTask(meta, { etag: current.etag, state: 'durable' })
-        : undefined;
-      if (entry) {
-        await setEntry(bucket, key, entry);
-        return readCached(store, key, entry, options.range);
-      }
-    }
-    deps.metrics?.cacheMisses.inc();
-    const running = backToSource.inFlight(taskId);
-    if (running && !options.range) {
-      await running;
-      const entry = index.get(bucket, key);
-      if (entry?.taskId === taskId && isComplete(store, taskId)) {
-        return readCached(store, key, entry, undefined);
-      }
-    }
-    if (options.range) {
-      backToSource.warm(backend, bucket, key, taskId).catch(() => {});
-      return backend.getObject(bucket, key, { range: options.range, signal: options.signal });
-    }
-    return backToSource.teeFromBackend(backend, bucket, key, taskId);
   }
 
   return {
@@ -189,14 +200,8 @@ export function createPeerObjectService(deps: PeerObjectServiceDeps): ObjectServ
     createBucket: (bucket) => deps.backend().createBucket(bucket),
     listObjects: (bucket, options) => deps.backend().listObjects(bucket, options),
 
-    async headObject(bucket, key): Promise<ObjectMetadata> {
-      const cached = index.get(bucket, key);
-      if (cached && isComplete(store, cached.taskId)) return entryMetadata(key, cached);
-      const metadata = await deps.backend().headObject(bucket, key);
-      return { ...metadata, storageClass: metadata.storageClass || DEFAULT_STORAGE_CLASS };
-    },
-
-    getObject: get,
+    headObject: reader.head,
+    getObject: reader.get,
     putObject: put,
 
     async copyObject(bucket, sourceKey, destinationKey) {
@@ -216,9 +221,17 @@ export function createPeerObjectService(deps: PeerObjectServiceDeps): ObjectServ
           state: 'durable',
         });
         await evict(change.orphanedTaskId);
+        const meta = store.stat(linked.taskId);
+        const version = meta && {
+          taskId: linked.taskId,
+          state: 'durable' as const,
+          meta: { ...meta, etag },
+        };
+        await cluster?.publish(bucket, destinationKey, version);
       } else {
         const change = await index.delete(bucket, destinationKey);
         await evict(change.orphanedTaskId);
+        await cluster?.publish(bucket, destinationKey, undefined);
       }
     },
 
@@ -227,6 +240,33 @@ export function createPeerObjectService(deps: PeerObjectServiceDeps): ObjectServ
       const change = await index.delete(bucket, key);
       await evict(change.orphanedTaskId);
       await deps.backend().deleteObject(bucket, key);
+      // After the backend delete: a peer that misses from now on finds nothing to re-fetch.
+      await cluster?.publish(bucket, key, undefined);
+    },
+
+    async evictLocal(bucket, key, keep) {
+      generations.bump(bucket, key);
+      const dropped = new Set<string>();
+      const current = index.get(bucket, key);
+      if (current && current.taskId !== keep) {
+        // A newer write elsewhere supersedes our pending one: it must not land after it.
+        await journal.cancelKey(bucket, key);
+        const change = await index.delete(bucket, key);
+        await evict(change.orphanedTaskId);
+        dropped.add(current.taskId);
+      }
+      // Versions held without an index entry: fetched as an owner, or still downloading.
+      for (const meta of store.listTasks()) {
+        if (meta.bucket !== bucket || meta.key !== key || meta.taskId === keep) continue;
+        if (index.refCount(meta.taskId) > 0) continue;
+        await store.remove(meta.taskId);
+        dropped.add(meta.taskId);
+      }
+      return [...dropped];
     },
   };
+}
+
+function pendingVersion(meta: TaskMeta): PublishedVersion {
+  return { taskId: meta.taskId, state: 'pending', meta };
 }

@@ -1,3 +1,4 @@
+import { pipeline, type Readable, Transform } from 'node:stream';
 import { type Context, Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import { createErrorHandler, type ErrorLogger, notFoundHandler } from '../api/error-handler.ts';
@@ -24,6 +25,11 @@ export interface PieceServerDeps {
   readonly logger?: ErrorLogger;
   /** Serves `GET /metrics` from this registry (when the daemon has no separate metrics port). */
   readonly metrics?: Registry;
+  /**
+   * Test-only fault (`DFSTORE_FAULT_CORRUPT_PIECES=1`): flips the first byte of every download
+   * body, so downloaders must catch it by the piece digest.
+   */
+  readonly corruptPieces?: boolean;
 }
 
 /**
@@ -41,7 +47,7 @@ export function createPieceServerApp(deps: PieceServerDeps): Hono {
   app.notFound(notFoundHandler);
 
   app.get('/healthy', (c) => c.json('OK'));
-  app.get('/download/:prefix/:taskId', (c) => download(c, deps.store));
+  app.get('/download/:prefix/:taskId', (c) => download(c, deps));
   if (deps.metrics) addMetricsRoute(app, deps.metrics);
   return app;
 }
@@ -53,7 +59,8 @@ export function addMetricsRoute(app: Hono, registry: Registry): Hono {
   );
 }
 
-async function download(c: Context, store: PieceServerDeps['store']): Promise<Response> {
+async function download(c: Context, deps: PieceServerDeps): Promise<Response> {
+  const { store } = deps;
   const taskId = c.req.param('taskId') ?? '';
   if (!isTaskId(taskId)) throw new ValidationError('taskId must be 64 lower-case hex characters');
   if (c.req.param('prefix') !== taskId.slice(0, 3)) {
@@ -69,14 +76,17 @@ async function download(c: Context, store: PieceServerDeps['store']): Promise<Re
   const range =
     header === undefined ? undefined : resolveRange(parseRangeHeader(header), meta.contentLength);
 
-  const body = await store.createReadStream(taskId, range ?? {});
+  const stored = await store.createReadStream(taskId, range ?? {});
+  const body = deps.corruptPieces ? flipFirstByte(stored) : stored;
   c.header('Content-Type', 'application/octet-stream');
   c.header('Content-Length', String(range?.length ?? meta.contentLength));
   c.header('Accept-Ranges', 'bytes');
   const piece = singlePiece(meta, range);
   if (piece !== undefined) {
     c.header(PIECE_INDEX_HEADER, String(piece));
-    c.header(PIECE_DIGEST_HEADER, meta.pieceDigests[piece]);
+    // '' while the owner is still fetching the piece from the backend: no digest to vouch for.
+    const digest = meta.pieceDigests[piece];
+    if (digest) c.header(PIECE_DIGEST_HEADER, digest);
   }
   if (!range) return streamResponse(c, body, 200);
   c.header('Content-Range', formatContentRange(range, meta.contentLength));
@@ -91,4 +101,19 @@ function singlePiece(meta: TaskMeta, range: ResolvedRange | undefined): number |
   const index = range.start / pieceSize;
   const end = Math.min(range.start + pieceSize, contentLength) - 1;
   return range.end === end ? index : undefined;
+}
+
+/** `source` with its first byte XORed with 0xff, chunk by chunk; destroying one ends both. */
+function flipFirstByte(source: Readable): Readable {
+  let flipped = false;
+  const corrupt = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (flipped || chunk.length === 0) return callback(null, chunk);
+      flipped = true;
+      const copy = Buffer.from(chunk);
+      copy[0] = (copy[0] ?? 0) ^ 0xff;
+      callback(null, copy);
+    },
+  });
+  return pipeline(source, corrupt, () => {});
 }

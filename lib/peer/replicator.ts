@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { createDfstoreClient } from '../client/dfstore-client.ts';
+import { REPLICA_HEADER } from '../core/headers.ts';
 import { WriteMode } from '../core/write-mode.ts';
 import type { Logger } from '../storage/deps.ts';
 import { rankSeedPeers } from './placement.ts';
@@ -199,7 +200,7 @@ export function createDfstorePutReplica(options: DfstorePutReplicaOptions = {}):
       const client = createDfstoreClient({
         endpoint: seedPeer.objectApi,
         dispatcher,
-        headers: options.headers,
+        headers: { ...options.headers, [REPLICA_HEADER]: '1' },
         headersTimeoutMs: options.headersTimeoutMs ?? 60_000,
         bodyTimeoutMs: options.bodyTimeoutMs ?? 60_000,
       });

@@ -11,6 +11,8 @@ export interface WriteBackDeps {
   readonly index: ObjectIndex;
   readonly backend: () => ObjectBackend;
   readonly logger: Logger;
+  /** Runs after each write-back landed (replication); its failure does not fail the entry. */
+  readonly afterWrite?: (entry: JournalEntry, etag: string) => Promise<void>;
 }
 
 /**
@@ -47,7 +49,12 @@ export function createWriteBackHandler(deps: WriteBackDeps): JournalHandler {
   // complete on the server, after the DELETE that cancelled it. A DELETE waits for the running
   // write-back instead (journal.cancelKey resolves once it settles).
   return async (entry: JournalEntry) => {
-    await writeTaskToBackend(deps, entry);
+    const etag = await writeTaskToBackend(deps, entry);
+    await deps
+      .afterWrite?.(entry, etag)
+      .catch((error: unknown) =>
+        deps.logger.error({ err: error, taskId: entry.taskId }, 'after write-back step failed'),
+      );
     deps.logger.info(
       { taskId: entry.taskId, bucket: entry.bucket, attempts: entry.attempts },
       'write-back done',

@@ -21,6 +21,8 @@ export interface JournalEntryInput {
   readonly mode: WriteMode;
   /** Seed-peer replicas to reach (0..100). */
   readonly maxReplicas: number;
+  /** The task-ID filter of the PUT (replicas must derive the same task ID). */
+  readonly filter?: string;
 }
 
 export interface JournalEntry extends JournalEntryInput {
@@ -44,6 +46,7 @@ const entrySchema = z.object({
   contentType: z.string().optional(),
   mode: z.union([z.literal(0), z.literal(1), z.literal(2)]),
   maxReplicas: z.number().int().min(0).max(100),
+  filter: z.string().optional(),
   createdAt: z.number(),
   attempts: z.number().int().nonnegative(),
 });

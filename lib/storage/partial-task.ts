@@ -4,14 +4,17 @@ import { ConflictError, IntegrityError, ValidationError } from '../core/errors.t
 import { pieceRange } from '../core/piece-size.ts';
 import type { Logger, Timers } from './deps.ts';
 import { hashFile } from './piece-hasher.ts';
-import type { TaskObjectMetadata } from './task-meta.ts';
+import { isPieceDigest, type TaskObjectMetadata } from './task-meta.ts';
 import type { TaskRecord } from './task-table.ts';
 
 /** The piece layout of a task being downloaded, as the tracker or source announced it. */
 export interface PartialTaskOptions extends TaskObjectMetadata {
   readonly contentLength: number;
   readonly pieceSize: number;
-  /** sha256 hex of each piece; every written piece is checked against it. */
+  /**
+   * sha256 hex of each piece; every written piece is checked against it. '' = not known yet:
+   * the writer of that piece supplies it (see PartialTask.writePiece).
+   */
   readonly pieceDigests: readonly string[];
   /** `md5:<hex>` of the whole object, checked on completion when the store verifies digests. */
   readonly digest?: string;
@@ -107,21 +110,39 @@ export class PartialTask {
    * Verifies `data` against the piece's sha256 (IntegrityError, nothing recorded, on mismatch
    * or wrong length) and writes it at the piece's offset. Resolves true when the piece is new,
    * false when it was already present; when it was the last piece, resolves after completion.
+   *
+   * The expected sha256 is the layout's; where the layout does not know it yet (''), the
+   * caller's `expectedDigest` (none: ValidationError). Both known and different: IntegrityError.
+   * A digest learnt this way joins the layout at once (stat, the piece server) and reaches
+   * meta.json with the next bitmap persist, so meta never holds a piece without its digest.
    */
-  async writePiece(index: number, data: Uint8Array): Promise<boolean> {
+  async writePiece(index: number, data: Uint8Array, expectedDigest?: string): Promise<boolean> {
     this.#assertOpen();
     if (!Number.isInteger(index) || index < 0 || index >= this.pieceCount) {
       throw new ValidationError(`piece index ${index} out of range 0..${this.pieceCount - 1}`);
     }
+    if (expectedDigest !== undefined && !isPieceDigest(expectedDigest)) {
+      throw new ValidationError('a piece digest must be sha256 lower-case hex');
+    }
+    const known = this.#record.meta.pieceDigests[index] ?? '';
+    if (known !== '' && expectedDigest !== undefined && expectedDigest !== known) {
+      throw new IntegrityError(`piece ${index} of task ${this.taskId} has another digest`);
+    }
     if (this.isComplete || this.hasPiece(index)) return false;
+    const expected = known || expectedDigest;
+    if (expected === undefined) {
+      throw new ValidationError(`the digest of piece ${index} of task ${this.taskId} is unknown`);
+    }
     const { start, length } = pieceRange(index, this.pieceSize, this.contentLength);
     if (data.length !== length) {
       throw new IntegrityError(`piece ${index} has ${data.length} bytes, expected ${length}`);
     }
     const digest = createHash('sha256').update(data).digest('hex');
-    if (digest !== this.#record.meta.pieceDigests[index]) {
+    if (digest !== expected) {
       throw new IntegrityError(`piece ${index} of task ${this.taskId} failed its sha256 check`);
     }
+    // Claimed before the bytes land: a concurrent write of other bytes now fails its check.
+    if (known === '') this.#learnDigest(index, digest);
     await writeAt(this.#handle as FileHandle, data, start);
     if (this.#state !== 'downloading' || !this.#record.present.add(index)) return false;
     this.#host.pieceWritten(this.#record, index, length);
@@ -178,6 +199,14 @@ export class PartialTask {
     if (this.#state !== 'downloading') return;
     this.#state = 'complete';
     this.#emit(this.#completeListeners, undefined);
+  }
+
+  #learnDigest(index: number, digest: string): void {
+    const { meta } = this.#record;
+    if (meta.pieceDigests[index] !== '') return;
+    const pieceDigests = [...meta.pieceDigests];
+    pieceDigests[index] = digest;
+    this.#record.meta = { ...meta, pieceDigests };
   }
 
   async #complete(): Promise<void> {

@@ -5,7 +5,7 @@ import type { Evictor } from './eviction.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
 import { PartialTask, type PartialTaskOptions } from './partial-task.ts';
 import type { TaskDirs } from './task-dirs.ts';
-import { newPartialMeta, presentBitmap, type TaskMeta } from './task-meta.ts';
+import { fillPieceDigests, newPartialMeta, presentBitmap, type TaskMeta } from './task-meta.ts';
 import type { TaskRecord, TaskTable } from './task-table.ts';
 
 /** The piece store's shared state that partial writers need. */
@@ -38,7 +38,11 @@ export class PartialTasks {
   open(taskId: string, options: PartialTaskOptions): Promise<PartialTask> {
     const { table, mutex, dirs } = this.#ctx;
     return mutex.run(taskId, async () => {
-      assertSameLayout(table.get(taskId)?.meta, options);
+      const existing = table.get(taskId);
+      if (existing) {
+        assertSameLayout(existing.meta, options);
+        learnDigests(existing, options.pieceDigests);
+      }
       const shared = this.#writers.get(taskId);
       if (shared) return shared.retain();
       const record = table.get(taskId) ?? (await this.#create(taskId, options));
@@ -88,7 +92,9 @@ export class PartialTasks {
         mutex.run(taskId, async () => {
           if (table.get(taskId) !== record) return false;
           await dirs.writeMeta(meta);
-          record.meta = meta;
+          // Digests learnt while meta was being written stay known in memory.
+          const pieceDigests = fillPieceDigests(meta.pieceDigests, record.meta.pieceDigests);
+          record.meta = pieceDigests === meta.pieceDigests ? meta : { ...meta, pieceDigests };
           return true;
         }),
       pieceWritten: (record: TaskRecord, index: number, bytes: number) => {
@@ -110,12 +116,21 @@ export class PartialTasks {
   }
 }
 
-function assertSameLayout(meta: TaskMeta | undefined, options: PartialTaskOptions): void {
-  if (!meta) return;
+/** A reopen must announce the existing task's layout; digests count where both know them. */
+function assertSameLayout(meta: TaskMeta, options: PartialTaskOptions): void {
   const same =
     meta.contentLength === options.contentLength &&
     meta.pieceSize === options.pieceSize &&
-    meta.pieceDigests.every((digest, i) => digest === options.pieceDigests[i]) &&
+    meta.pieceDigests.every((digest, i) => {
+      const other = options.pieceDigests[i] ?? '';
+      return digest === '' || other === '' || digest === other;
+    }) &&
     (meta.digest === undefined || options.digest === undefined || meta.digest === options.digest);
   if (!same) throw new ConflictError(`task ${meta.taskId} exists with another piece layout`);
+}
+
+/** Fills in the digests the task did not know yet (in memory; disk: next bitmap persist). */
+function learnDigests(record: TaskRecord, pieceDigests: readonly string[]): void {
+  const filled = fillPieceDigests(record.meta.pieceDigests, pieceDigests);
+  if (filled !== record.meta.pieceDigests) record.meta = { ...record.meta, pieceDigests: filled };
 }

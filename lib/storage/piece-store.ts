@@ -137,12 +137,16 @@ export class PieceStore {
   /**
    * Creates or reopens the task `taskId` for piece-by-piece writing. Concurrent callers share
    * one writer (each must close it). If the task is already complete the writer is complete
-   * and its writes are no-ops. A layout that disagrees with the existing task: ConflictError.
+   * and its writes are no-ops. Piece digests may be '' (not known yet: see writePiece); a
+   * reopen fills in the ones it brings. A layout that disagrees with the existing task
+   * (where both know a digest): ConflictError.
    */
   async openPartial(taskId: string, options: PartialTaskOptions): Promise<PartialTask> {
     this.#assertOpen();
     assertTaskId(taskId);
-    validatePieceLayout(options.contentLength, options.pieceSize, options.pieceDigests);
+    validatePieceLayout(options.contentLength, options.pieceSize, options.pieceDigests, {
+      allowUnknown: true,
+    });
     validateObjectDigest(options.digest);
     return this.#partials.open(taskId, options);
   }

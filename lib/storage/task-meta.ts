@@ -26,7 +26,10 @@ export interface TaskMeta extends TaskObjectMetadata {
   readonly contentLength: number;
   readonly pieceSize: number;
   readonly pieceCount: number;
-  /** sha256 hex of each piece, in order. */
+  /**
+   * sha256 hex of each piece, in order. A partial task may have '' (not known yet) for pieces
+   * not in its bitmap: a seed peer learns each digest as the piece arrives from the backend.
+   */
   readonly pieceDigests: readonly string[];
   /** Object digest `md5:<hex>`; always set for imported tasks, may be unknown for partial ones. */
   readonly digest?: string;
@@ -40,13 +43,18 @@ export interface TaskMeta extends TaskObjectMetadata {
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
+/** Whether `value` is a piece digest: sha256 lower-case hex. */
+export function isPieceDigest(value: string): boolean {
+  return SHA256_HEX.test(value);
+}
+
 const metaSchema = z.object({
   version: z.literal(1),
   taskId: z.string().regex(SHA256_HEX),
   contentLength: z.number().int().nonnegative(),
   pieceSize: z.number().int().positive().max(MAX_PIECE_SIZE),
   pieceCount: z.number().int().nonnegative(),
-  pieceDigests: z.array(z.string().regex(SHA256_HEX)),
+  pieceDigests: z.array(z.union([z.string().regex(SHA256_HEX), z.literal('')])),
   digest: z.string().optional(),
   contentType: z.string().optional(),
   contentDisposition: z.string().optional(),
@@ -63,12 +71,14 @@ const metaSchema = z.object({
 
 /**
  * Checks that a piece layout is self-consistent: piece size within 1..15 MiB, one sha256 hex
- * per piece. Throws ValidationError.
+ * per piece. With `allowUnknown` (partial tasks only) a digest may be '' (not known yet).
+ * Throws ValidationError.
  */
 export function validatePieceLayout(
   contentLength: number,
   pieceSize: number,
   pieceDigests: readonly string[],
+  options: { readonly allowUnknown?: boolean } = {},
 ): void {
   if (!Number.isSafeInteger(contentLength) || contentLength < 0) {
     throw new ValidationError(`invalid content length ${contentLength}`);
@@ -80,7 +90,8 @@ export function validatePieceLayout(
   if (pieceDigests.length !== pieceCount) {
     throw new ValidationError(`expected ${pieceCount} piece digests, got ${pieceDigests.length}`);
   }
-  if (!pieceDigests.every((d) => SHA256_HEX.test(d))) {
+  const valid = (d: string) => SHA256_HEX.test(d) || (options.allowUnknown === true && d === '');
+  if (!pieceDigests.every(valid)) {
     throw new ValidationError('piece digests must be sha256 lower-case hex');
   }
 }
@@ -95,21 +106,39 @@ export function validateObjectDigest(digest: string | undefined): void {
 
 /**
  * Parses and cross-checks a `meta.json` (recovery trusts nothing on disk). Throws when the JSON
- * is malformed, names another task, or its piece layout or bitmap is inconsistent.
+ * is malformed, names another task, or its piece layout or bitmap is inconsistent: a complete
+ * task knows every piece digest, a partial one may lack only those of pieces it does not hold.
  */
 export function parseTaskMeta(text: string, expectedTaskId: string): TaskMeta {
   const parsed = metaSchema.parse(JSON.parse(text));
   if (parsed.taskId !== expectedTaskId) throw new Error('meta.json names another task');
-  validatePieceLayout(parsed.contentLength, parsed.pieceSize, parsed.pieceDigests);
+  validatePieceLayout(parsed.contentLength, parsed.pieceSize, parsed.pieceDigests, {
+    allowUnknown: !parsed.complete,
+  });
   validateObjectDigest(parsed.digest);
   if (parsed.pieceCount !== parsed.pieceDigests.length) throw new Error('wrong piece count');
   if (parsed.complete && parsed.presentPieces !== undefined) {
     throw new Error('a complete task carries no piece bitmap');
   }
   if (!parsed.complete) {
-    PieceBitmap.fromBase64(parsed.pieceCount, parsed.presentPieces ?? '');
+    const present = PieceBitmap.fromBase64(parsed.pieceCount, parsed.presentPieces ?? '');
+    for (const index of present.indexes()) {
+      if (parsed.pieceDigests[index] === '') throw new Error(`piece ${index} has no digest`);
+    }
   }
   return stripUndefined(parsed) as TaskMeta;
+}
+
+/**
+ * `known` with the unknown ('') digests filled in from `more` where it knows them. Returns
+ * `known` itself when nothing new was learnt. Both have one entry per piece.
+ */
+export function fillPieceDigests(
+  known: readonly string[],
+  more: readonly string[],
+): readonly string[] {
+  if (!known.some((digest, i) => digest === '' && (more[i] ?? '') !== '')) return known;
+  return known.map((digest, i) => digest || (more[i] ?? ''));
 }
 
 /** The bytes of `meta.json` (stable key order, no undefined values). */

@@ -2,7 +2,13 @@ import type { Readable } from 'node:stream';
 import type { Context } from 'hono';
 import type { ObjectMetadata } from '../../backends/object-backend.ts';
 import { ValidationError } from '../../core/errors.ts';
-import { COPY_OPERATION, DEFAULT_STORAGE_CLASS, HeaderNames, Headers } from '../../core/headers.ts';
+import {
+  COPY_OPERATION,
+  DEFAULT_STORAGE_CLASS,
+  HeaderNames,
+  Headers,
+  REPLICA_HEADER,
+} from '../../core/headers.ts';
 import { formatContentRange, parseRangeHeader } from '../../core/range.ts';
 import { nodeBody, parseMultipartStream } from '../multipart.ts';
 import { objectPath } from '../object-path.ts';
@@ -57,6 +63,7 @@ export async function putObject(c: Context, service: ObjectService): Promise<Res
     fileName: file.fileName,
     contentType: file.contentType,
     sizeHint: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
+    replica: c.req.header(REPLICA_HEADER) === '1',
     form: async () => parsePutFields(await form.fields),
   });
   return c.body(null, 200);

@@ -37,6 +37,7 @@ describe('peer config defaults', () => {
   it('fills every default from an empty file', () => {
     expect(parse({})).toEqual({
       role: 'peer',
+      host: {},
       logLevel: 'info',
       shutdownTimeoutMs: 30_000,
       objectStorage: {
@@ -239,9 +240,12 @@ describe('loadPeerConfig', () => {
         DFSTORE_API_PORT: '7004',
         DFSTORE_MANAGER_ADDRS: 'a:1, b:2',
         DFSTORE_LOG_LEVEL: '',
+        DFSTORE_PEER_ID: 'seed-peer-1',
+        DFSTORE_ADVERTISE_IP: '10.0.1.7',
       },
       { cwd },
     );
+    expect(config.host).toEqual({ id: 'seed-peer-1', advertiseIP: '10.0.1.7' });
     expect(config.storage.dataDir).toBe('/data/peer');
     expect(config.objectStorage.tcpListen.port).toEqual({ start: 7004, end: 7004 });
     expect(config.objectStorage.maxReplicas).toBe(5);

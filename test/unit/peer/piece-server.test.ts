@@ -108,6 +108,49 @@ describe('piece server', () => {
     expect((await download(partialId)).status).toBe(404);
   });
 
+  it('omits the digest of a piece whose digest the task does not know yet', async () => {
+    // Present pieces always have their digest in a real store; the server does not rely on it.
+    const meta = store.stat(taskId);
+    if (!meta) throw new Error('no task');
+    const learning = createPieceServerApp({
+      store: {
+        stat: () => ({ ...meta, pieceDigests: [meta.pieceDigests[0] ?? '', '', ''] }),
+        createReadStream: (id, range) => store.createReadStream(id, range),
+      },
+    });
+    const get = (range: string) =>
+      learning.request(`/download/${taskId.slice(0, 3)}/${taskId}`, { headers: { Range: range } });
+
+    const unknown = await get(`bytes=${4 * MiB}-${8 * MiB - 1}`);
+    const known = await get(`bytes=0-${4 * MiB - 1}`);
+
+    expect(unknown.status).toBe(206);
+    expect(unknown.headers.get(PIECE_INDEX_HEADER)).toBe('1');
+    expect(unknown.headers.has(PIECE_DIGEST_HEADER)).toBe(false);
+    expect(known.headers.get(PIECE_DIGEST_HEADER)).toBe(sha256(data.subarray(0, 4 * MiB)));
+    await Promise.all([unknown.arrayBuffer(), known.arrayBuffer()]);
+  });
+
+  it('flips the first byte of every body when told to corrupt pieces', async () => {
+    const pins = store.pinCount(taskId); // earlier tests may leave unread bodies pinned
+    const corrupt = createPieceServerApp({ store, corruptPieces: true });
+    const range = `bytes=${4 * MiB}-${8 * MiB - 1}`;
+    const res = await corrupt.request(`/download/${taskId.slice(0, 3)}/${taskId}`, {
+      headers: { Range: range },
+    });
+
+    expect(res.status).toBe(206);
+    const body = Buffer.from(await res.arrayBuffer());
+    const expected = Buffer.from(data.subarray(4 * MiB, 8 * MiB));
+    expected[0] = (expected[0] ?? 0) ^ 0xff;
+    expect(body.equals(expected)).toBe(true);
+    // The header still names the true digest: that is how downloaders catch the fault.
+    expect(res.headers.get(PIECE_DIGEST_HEADER)).toBe(sha256(data.subarray(4 * MiB, 8 * MiB)));
+    await expect.poll(() => store.pinCount(taskId)).toBe(pins);
+    const empty = await corrupt.request(`/download/${emptyId.slice(0, 3)}/${emptyId}`);
+    expect(await empty.text()).toBe('');
+  });
+
   it('404s an unknown task with a JSON error', async () => {
     const res = await download('f'.repeat(64));
     expect(res.status).toBe(404);

@@ -1,0 +1,183 @@
+import {
+  Agent,
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  request,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { Socket } from 'node:net';
+
+/**
+ * An HTTP reverse proxy on 127.0.0.1 in front of one server (e.g. the shared Ceph RGW), which
+ * records every request: to count what a cluster asked the backend for. Bodies stream both ways
+ * (never buffered), and the Host header goes through unchanged, so S3 SigV4 signatures made for
+ * the proxy's address stay valid. pause() stops listening and cuts every open connection (like
+ * tcp-proxy.ts); resume() listens again on the same port.
+ */
+
+export interface ProxiedRequest {
+  readonly method: string;
+  /** The path as sent (percent-encoded), without the query. */
+  readonly path: string;
+  /** The query string without `?` ('' when none). */
+  readonly query: string;
+  /** The upstream's status; 0 until its headers arrived, 502 when it could not be reached. */
+  readonly status: number;
+  /** Response body bytes relayed so far. */
+  readonly bytes: number;
+  /** The response body was relayed to its end. */
+  readonly complete: boolean;
+}
+
+export interface CountingProxy {
+  /** The proxy's port on 127.0.0.1 (the same across pause/resume). */
+  readonly port: number;
+  /** `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  /** Every request since the start or the last reset(), in arrival order (snapshots). */
+  requests(): ProxiedRequest[];
+  /** Forgets the requests recorded so far. */
+  reset(): void;
+  /** Requests of `method` whose path ends with `pathSuffix`. */
+  count(method: string, pathSuffix: string): number;
+  /** Response body bytes of the GET requests whose path ends with `pathSuffix`. */
+  getBytes(pathSuffix: string): number;
+  /** Stops listening and destroys open connections; resolves once the listener is closed. */
+  pause(): Promise<void>;
+  /** Listens again on the same port. */
+  resume(): Promise<void>;
+  /** Stops for good (like pause) and closes the upstream connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1): each connection has its own. Not signed by SigV4. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  // Node's server has answered `100 Continue` already; the upstream need not be asked again.
+  'expect',
+]);
+
+function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  return Object.fromEntries(
+    Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase())),
+  );
+}
+
+export async function startCountingProxy(
+  targetHost: string,
+  targetPort: number,
+): Promise<CountingProxy> {
+  type Entry = { -readonly [K in keyof ProxiedRequest]: ProxiedRequest[K] };
+  let entries: Entry[] = [];
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const sockets = new Set<Socket>();
+
+  const relay = (req: IncomingMessage, res: ServerResponse) => {
+    const target = req.url ?? '/';
+    const at = target.indexOf('?');
+    const entry: Entry = {
+      method: req.method ?? 'GET',
+      path: at < 0 ? target : target.slice(0, at),
+      query: at < 0 ? '' : target.slice(at + 1),
+      status: 0,
+      bytes: 0,
+      complete: false,
+    };
+    entries.push(entry);
+    const upstream = request(
+      {
+        host: targetHost,
+        port: targetPort,
+        method: req.method,
+        path: target,
+        headers: endToEnd(req.headers),
+        agent,
+      },
+      (answer) => {
+        entry.status = answer.statusCode ?? 0;
+        res.writeHead(entry.status, answer.statusMessage, endToEnd(answer.headers));
+        answer.on('data', (chunk: Buffer) => {
+          entry.bytes += chunk.length;
+        });
+        answer.on('end', () => {
+          entry.complete = true;
+        });
+        answer.on('error', () => res.destroy());
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => {
+      if (res.headersSent) return res.destroy();
+      entry.status = 502;
+      res.writeHead(502, { 'content-type': 'text/plain' }).end('counting proxy: upstream failed');
+    });
+    // The client went away (or pause() cut it) before the answer was relayed: drop the upstream.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  };
+
+  const server: Server = createServer({ keepAliveTimeout: 30_000 }, relay);
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  let port = 0;
+  let listening = false;
+
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
+        server.off('error', reject);
+        listening = true;
+        const address = server.address();
+        if (address && typeof address === 'object') port = address.port;
+        resolve();
+      });
+    });
+
+  const pause = async () => {
+    if (!listening) return;
+    listening = false;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of sockets) socket.destroy();
+    await closed;
+  };
+
+  const matching = (method: string, suffix: string) =>
+    entries.filter((e) => e.method === method && e.path.endsWith(suffix));
+
+  await listen();
+  return {
+    get port() {
+      return port;
+    },
+    get url() {
+      return `http://127.0.0.1:${port}`;
+    },
+    requests: () => entries.map((entry) => ({ ...entry })),
+    reset() {
+      entries = [];
+    },
+    count: (method, suffix) => matching(method.toUpperCase(), suffix).length,
+    getBytes: (suffix) => matching('GET', suffix).reduce((sum, e) => sum + e.bytes, 0),
+    pause,
+    async resume() {
+      if (!listening) await listen();
+    },
+    async close() {
+      await pause();
+      agent.destroy();
+    },
+  };
+}
