@@ -110,6 +110,7 @@ export async function startDaemon(config: PeerConfig, logger: Logger): Promise<R
         role: config.role,
         self,
         store: node.store,
+        journal: node.journal,
         backend: node.backend,
         manager,
         logger: log,

@@ -1,9 +1,10 @@
 import { Agent, type Dispatcher, request } from 'undici';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { parseErrorBody } from '../client/errors.ts';
 import {
   type CurrentVersion,
   currentVersionSchema,
+  type ImportRequest,
   type KeyChange,
   type KeyChangeResult,
   keyChangeResultSchema,
@@ -51,6 +52,15 @@ export interface P2pClient {
     key: string,
     signal?: AbortSignal,
   ): Promise<CurrentVersion | undefined>;
+  /** Asks a daemon to land its pending write-back of the key now; resolves once landed. */
+  flushKey(pieces: string, bucket: string, key: string, signal?: AbortSignal): Promise<void>;
+  /** Asks a seed peer to fetch a version from the backend into its cache (202, no wait). */
+  importTask(
+    pieces: string,
+    taskId: string,
+    request: ImportRequest,
+    signal?: AbortSignal,
+  ): Promise<void>;
   /** Bytes `start..end` (inclusive) of a task from a holder, in memory (one piece ≤ 15 MiB). */
   fetchRange(
     pieces: string,
@@ -106,6 +116,14 @@ export function createP2pClient(options: P2pClientOptions = {}): P2pClient {
         throw error;
       }
     },
+    async flushKey(pieces, bucket, key, signal) {
+      const url = `${origin(pieces)}${P2P_PREFIX}/keys/flush`;
+      await call('POST', url, anyJson, { bucket, key }, { signal });
+    },
+    async importTask(pieces, taskId, request, signal) {
+      const url = `${origin(pieces)}${P2P_PREFIX}/tasks/${taskId}/import`;
+      await call('POST', url, anyJson, request, { signal });
+    },
     async fetchRange(pieces, taskId, range, extra = {}) {
       const query = extra.peerId ? `?${new URLSearchParams({ peerId: extra.peerId })}` : '';
       const url = `${origin(pieces)}/download/${taskId.slice(0, 3)}/${taskId}${query}`;
@@ -136,6 +154,8 @@ export function createP2pClient(options: P2pClientOptions = {}): P2pClient {
     },
   };
 }
+
+const anyJson = z.unknown();
 
 function origin(pieces: string): string {
   return pieces.replace(/\/+$/, '');

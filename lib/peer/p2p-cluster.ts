@@ -1,6 +1,7 @@
 import type { Hono } from 'hono';
 import type { ObjectBackend } from '../backends/object-backend.ts';
 import type { Logger } from '../storage/deps.ts';
+import type { WriteBackJournal } from '../storage/journal.ts';
 import { PieceBitmap } from '../storage/piece-bitmap.ts';
 import type { PieceStore } from '../storage/piece-store.ts';
 import type { ClusterPort, PublishedVersion } from './cluster-port.ts';
@@ -33,6 +34,8 @@ export interface P2pClusterOptions {
   readonly role: 'peer' | 'seed-peer';
   readonly self: NodeRef;
   readonly store: PieceStore;
+  /** Lands a key's pending write-back on request (the object API function's flush). */
+  readonly journal?: Pick<WriteBackJournal, 'flushKey'>;
   readonly backend: () => ObjectBackend;
   /** Membership; without a manager the daemon knows no seed peer and works alone. */
   readonly manager?: ManagerClient;
@@ -209,7 +212,24 @@ export function createP2pCluster(options: P2pClusterOptions): P2pCluster {
     port,
     tracker,
     addRoutes(app) {
-      addP2pRoutes(app, { tracker, onKeyChanged });
+      const { journal } = options;
+      addP2pRoutes(app, {
+        tracker,
+        onKeyChanged,
+        onFlush:
+          journal &&
+          ((request, signal) => journal.flushKey(request.bucket, request.key, { signal })),
+        onImport:
+          sources &&
+          ((taskId, request) => {
+            sources
+              .fetch({ taskId, ...request })
+              .then((fetch) => fetch.done)
+              .catch((error: unknown) =>
+                logger.warn({ err: error, taskId, bucket: request.bucket }, 'import failed'),
+              );
+          }),
+      });
     },
     attach(next) {
       service = next;

@@ -9,6 +9,8 @@ import { z } from 'zod';
  * - `POST /p2p/v1/tasks/:taskId/sync` (seed peers: the task's owners act as its tracker).
  * - `POST /p2p/v1/keys/changed` (every daemon; seed peers forward to holders).
  * - `GET  /p2p/v1/keys/current?bucket=&key=` (seed peers: the key's cluster-held version).
+ * - `POST /p2p/v1/keys/flush` (every daemon: land the key's pending write-back now).
+ * - `POST /p2p/v1/tasks/:taskId/import` (seed peers: fetch a version from the backend, 202).
  */
 export const P2P_PREFIX = '/p2p/v1';
 
@@ -138,3 +140,23 @@ export const currentVersionSchema = z.strictObject({
   holder: nodeRefSchema,
 });
 export type CurrentVersion = z.infer<typeof currentVersionSchema>;
+
+/** `POST /p2p/v1/keys/flush`: 200 once the key's pending write-back (if any) has landed. */
+export const flushRequestSchema = z.strictObject({
+  bucket: z.string().min(1),
+  key: z.string().min(1),
+});
+export type FlushRequest = z.infer<typeof flushRequestSchema>;
+
+/**
+ * `POST /p2p/v1/tasks/:taskId/import`: a seed peer starts fetching this version from the backend
+ * into its cache (202 at once; it becomes a replica). For objects written around the cluster,
+ * e.g. by an upload session of the object API function.
+ */
+export const importRequestSchema = z.strictObject({
+  bucket: z.string().min(1),
+  key: z.string().min(1),
+  /** versionOf() of the backend object: `md5:<hex>` or `etag:<etag>`. */
+  version: z.string().min(1),
+});
+export type ImportRequest = z.infer<typeof importRequestSchema>;

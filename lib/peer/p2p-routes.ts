@@ -4,6 +4,10 @@ import { NotFoundError, ValidationError } from '../core/errors.ts';
 import { isTaskId } from '../storage/layout.ts';
 import type { KeyChangeRequest } from './key-changes.ts';
 import {
+  type FlushRequest,
+  flushRequestSchema,
+  type ImportRequest,
+  importRequestSchema,
   type KeyChangeResult,
   keyChangeSchema,
   P2P_PREFIX,
@@ -15,6 +19,10 @@ export interface P2pRoutesDeps {
   /** Present on seed peers; without it, tracker routes answer 404 ERR_NOT_SEED_PEER. */
   readonly tracker?: Tracker;
   readonly onKeyChanged: (change: KeyChangeRequest) => Promise<KeyChangeResult>;
+  /** Lands the key's pending write-back now; resolves once it landed (or there was none). */
+  readonly onFlush?: (request: FlushRequest, signal: AbortSignal) => Promise<void>;
+  /** Seed peers: starts fetching a version from the backend (does not wait for it). */
+  readonly onImport?: (taskId: string, request: ImportRequest) => void;
 }
 
 /** A tracker route was called on a daemon that is not a seed peer. */
@@ -51,6 +59,23 @@ export function addP2pRoutes(app: Hono, deps: P2pRoutesDeps): Hono {
   app.post(`${P2P_PREFIX}/keys/changed`, async (c) => {
     const change = await parseBody(c, keyChangeSchema);
     return c.json(await deps.onKeyChanged(change));
+  });
+
+  app.post(`${P2P_PREFIX}/keys/flush`, async (c) => {
+    const request = await parseBody(c, flushRequestSchema);
+    if (!deps.onFlush) throw new NotFoundError('this daemon takes no writes');
+    await deps.onFlush(request, c.req.raw.signal);
+    return c.json({ flushed: true });
+  });
+
+  app.post(`${P2P_PREFIX}/tasks/:taskId/import`, async (c) => {
+    requireTracker(deps);
+    const taskId = c.req.param('taskId');
+    if (!isTaskId(taskId)) throw new ValidationError('taskId must be 64 lower-case hex characters');
+    const request = await parseBody(c, importRequestSchema);
+    if (!deps.onImport) throw new NotSeedPeerError();
+    deps.onImport(taskId, request);
+    return c.json({ accepted: true }, 202);
   });
 
   app.get(`${P2P_PREFIX}/keys/current`, (c) => {

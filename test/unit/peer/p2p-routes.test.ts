@@ -242,3 +242,40 @@ describe('P2P routes through the real client and server', () => {
     expect(answered).toBe(true); // well before its 5 s
   });
 });
+
+describe('flush and import routes', () => {
+  it('flushes the key through the daemon journal and answers once it landed', async () => {
+    const flushed: unknown[] = [];
+    const { tracker } = newTracker();
+    const app = appWith({
+      tracker,
+      onKeyChanged: async () => ({ evicted: 0, forwarded: 0, failed: 0 }),
+      onFlush: async (request) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        flushed.push(request);
+      },
+    });
+    const res = await post(app, '/keys/flush', { bucket: 'b', key: 'k' });
+    expect(res.status).toBe(200);
+    expect(flushed).toEqual([{ bucket: 'b', key: 'k' }]);
+    expect((await post(app, '/keys/flush', { bucket: 'b' })).status).toBe(422);
+  });
+
+  it('starts an import on a seed peer (202) and refuses one elsewhere', async () => {
+    const imports: unknown[] = [];
+    const { tracker } = newTracker();
+    const deps = {
+      onKeyChanged: async () => ({ evicted: 0, forwarded: 0, failed: 0 }),
+      onImport: (taskId: string, request: unknown) => imports.push([taskId, request]),
+    };
+    const request = { bucket: 'b', key: 'k', version: 'md5:0123456789abcdef0123456789abcdef' };
+    const res = await post(appWith({ ...deps, tracker }), `/tasks/${ID}/import`, request);
+    expect(res.status).toBe(202);
+    expect(imports).toEqual([[ID, request]]);
+    const plain = await post(appWith(deps), `/tasks/${ID}/import`, request);
+    expect(plain.status).toBe(404);
+    expect(await jsonOf(plain)).toMatchObject({ code: 'ERR_NOT_SEED_PEER' });
+    const bad = await post(appWith({ ...deps, tracker }), '/tasks/nothex/import', request);
+    expect(bad.status).toBe(422);
+  });
+});
