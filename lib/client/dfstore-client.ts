@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
@@ -19,6 +20,7 @@ import { encodeMultipartFields } from './multipart-encoder.ts';
 import { bucketPath, metadatasPath, objectPath, withQuery } from './object-path.ts';
 import { type PutObjectOptions, preparePutBody } from './put-body.ts';
 import { createTransport, header } from './transport.ts';
+import { uploadFileInSession } from './upload-session.ts';
 
 export interface DfstoreClientOptions {
   /** `http(s)://[user:token@]host:port`; userinfo becomes HTTP Basic auth. */
@@ -131,6 +133,16 @@ export function createDfstoreClient(options: DfstoreClientOptions): DfstoreClien
   };
   const json = async (request: Parameters<typeof send>[0]): Promise<unknown> =>
     (await send(request)).body.json();
+  // An object API function announces its inline limit in /metadata; a daemon has none.
+  let inlineLimit: Promise<number | undefined> | undefined;
+  const overInlineLimit = async (path: string): Promise<boolean> => {
+    inlineLimit ??= client.metadata().then(
+      (metadata) => metadata.inlineLimit,
+      () => undefined,
+    );
+    const limit = await inlineLimit;
+    return limit !== undefined && (await stat(path)).size > limit;
+  };
 
   const client: DfstoreClient = {
     endpoint: endpoint.display,
@@ -224,6 +236,9 @@ export function createDfstoreClient(options: DfstoreClientOptions): DfstoreClien
     },
 
     async putObject(bucket, key, body, opts = {}) {
+      if (typeof body === 'string' && (await overInlineLimit(body))) {
+        return uploadFileInSession({ send, dispatcher }, bucket, key, body, opts);
+      }
       const put = await preparePutBody(key, body, opts);
       try {
         await drain({

@@ -14,6 +14,8 @@ export interface ServiceMetadata {
   readonly name: string;
   readonly region: string;
   readonly endpoint: string;
+  /** The object API function's inline body limit (bytes): larger files need an upload session. */
+  readonly inlineLimit?: number;
 }
 
 /**
@@ -79,7 +81,12 @@ const goListSchema = z.object({
     .transform((value) => value ?? []),
 });
 
-const goServiceSchema = z.object({ Name: text, Region: text, Endpoint: text });
+const goServiceSchema = z.object({
+  Name: text,
+  Region: text,
+  Endpoint: text,
+  inlineLimit: z.number().int().positive().optional(),
+});
 
 /** Parses a list page; throws with the first schema issue when the body is not one. */
 export function parseListPage(body: unknown): ListObjectsPage {
@@ -105,5 +112,8 @@ export function parseListPage(body: unknown): ListObjectsPage {
 export function parseServiceMetadata(body: unknown): ServiceMetadata {
   const parsed = goServiceSchema.safeParse(body);
   if (!parsed.success) throw new Error('invalid service metadata');
-  return { name: parsed.data.Name, region: parsed.data.Region, endpoint: parsed.data.Endpoint };
+  const { Name: name, Region: region, Endpoint: endpoint, inlineLimit } = parsed.data;
+  return inlineLimit === undefined
+    ? { name, region, endpoint }
+    : { name, region, endpoint, inlineLimit };
 }
