@@ -1,6 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { FsBackendConfig } from '../config/backend-config.ts';
 import { BackendError, ConflictError, DfstoreError, ValidationError } from '../core/errors.ts';
@@ -15,8 +16,23 @@ import {
   syncDir,
 } from './fs-files.ts';
 import { objectKeyBytes } from './fs-key-path.ts';
-import { bucketDir, bucketPresent, keysDir, readRecord, recordToMetadata } from './fs-layout.ts';
+import {
+  bucketDir,
+  bucketPresent,
+  keysDir,
+  readRecord,
+  recordToMetadata,
+  UPLOAD_ID_RE,
+} from './fs-layout.ts';
 import { hasAnyObject, listTree } from './fs-list.ts';
+import {
+  abortUpload,
+  completeUpload,
+  createUpload,
+  sweepUploads,
+  type UploadPartOptions,
+  writePart,
+} from './fs-multipart.ts';
 import {
   copyObject,
   deleteObject,
@@ -27,12 +43,43 @@ import {
   putObject,
   requireBucket,
 } from './fs-objects.ts';
-import { buildPresignedUrl } from './fs-presign.ts';
-import type { BucketInfo, ObjectBackend } from './object-backend.ts';
+import { buildPresignedUrl, type PresignedPart } from './fs-presign.ts';
+import { checkExpiresInSeconds, checkPartNumber } from './multipart.ts';
+import {
+  type BucketInfo,
+  type ObjectBackend,
+  type PresignOptions,
+  type PutObjectResult,
+  UploadNotFoundError,
+} from './object-backend.ts';
 
 export interface FsBackendDeps {
   /** Stamps lastModified and presign expiries; a fake clock in tests. */
   readonly clock?: () => Date;
+}
+
+/** The fs adapter: the port plus what only a local directory can offer. */
+export interface FsBackend extends ObjectBackend {
+  readonly name: 'fs';
+  /**
+   * Stores part `partNumber` of a multipart upload and resolves with its ETag (`"<md5 hex>"`);
+   * uploading a part number again replaces it. What a presignUploadPart URL does once the fs
+   * presign app has checked it. Throws UploadNotFoundError for an unknown or finished upload.
+   */
+  uploadPart(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    options?: UploadPartOptions,
+  ): Promise<PutObjectResult>;
+  /**
+   * Removes multipart uploads started more than `olderThanMs` ago and never completed or
+   * aborted, with their parts; resolves with how many. Whoever hosts the backend runs it now and
+   * then (S3 and OSS do this with a bucket lifecycle rule).
+   */
+  sweepStaleUploads(olderThanMs: number): Promise<number>;
 }
 
 /**
@@ -42,7 +89,7 @@ export interface FsBackendDeps {
  * is built, and keys never become path components as-is, so nothing escapes the root.
  * Presigned URLs need `config.presign` and a server mounting createFsPresignApp.
  */
-export function createFsBackend(config: FsBackendConfig, deps: FsBackendDeps = {}): ObjectBackend {
+export function createFsBackend(config: FsBackendConfig, deps: FsBackendDeps = {}): FsBackend {
   const root = resolve(config.root);
   const ctx: FsObjectContext = {
     root,
@@ -123,22 +170,60 @@ export function createFsBackend(config: FsBackendConfig, deps: FsBackendDeps = {
       }),
 
     presignUrl: (bucket, key, options) =>
-      guard('presign', async () => {
-        validateBucketName(bucket);
-        objectKeyBytes(key);
-        if (!config.presign) {
-          throw new BackendError(
-            'fs backend: presigning needs presign.baseUrl (and presign.secret) in its config',
-          );
-        }
-        if (!Number.isInteger(options.expiresIn) || options.expiresIn < 1) {
-          throw new ValidationError('expiresIn must be a positive whole number of seconds');
-        }
-        const expires = Math.floor(ctx.clock().getTime() / 1000) + options.expiresIn;
-        const { baseUrl, secret } = config.presign;
-        return buildPresignedUrl(baseUrl, secret, { bucket, key, method: options.method, expires });
+      guard('presign', async () => presign(bucket, key, options)),
+
+    createMultipartUpload: (bucket, key, options) =>
+      guard('create upload', () =>
+        createUpload(ctx, validateBucketName(bucket), toKey(key), options),
+      ),
+    presignUploadPart: (bucket, key, uploadId, partNumber, options) =>
+      guard('presign part', async () => {
+        checkPartNumber(partNumber);
+        checkExpiresInSeconds(options.expiresInSeconds);
+        if (!UPLOAD_ID_RE.test(uploadId)) throw new UploadNotFoundError(uploadId);
+        const part = { uploadId, partNumber };
+        return presign(bucket, key, { method: 'PUT', expiresIn: options.expiresInSeconds }, part);
+      }),
+    uploadPart: (bucket, key, uploadId, partNumber, body, options) =>
+      guard('upload part', () =>
+        writePart(ctx, validateBucketName(bucket), toKey(key), uploadId, partNumber, body, options),
+      ),
+    completeMultipartUpload: (bucket, key, uploadId, parts) =>
+      guard('complete upload', () =>
+        completeUpload(ctx, validateBucketName(bucket), toKey(key), uploadId, parts),
+      ),
+    abortMultipartUpload: (bucket, key, uploadId) =>
+      guard('abort upload', () =>
+        abortUpload(ctx, validateBucketName(bucket), toKey(key), uploadId),
+      ),
+    sweepStaleUploads: (olderThanMs) =>
+      guard('sweep uploads', async () => {
+        const buckets = (await listBuckets(root)).map((bucket) => bucket.name);
+        return sweepUploads(ctx, buckets, olderThanMs);
       }),
   };
+
+  function presign(
+    bucket: string,
+    key: string,
+    options: PresignOptions,
+    part?: PresignedPart,
+  ): string {
+    validateBucketName(bucket);
+    objectKeyBytes(key);
+    if (!config.presign) {
+      throw new BackendError(
+        'fs backend: presigning needs presign.baseUrl (and presign.secret) in its config',
+      );
+    }
+    if (!Number.isInteger(options.expiresIn) || options.expiresIn < 1) {
+      throw new ValidationError('expiresIn must be a positive whole number of seconds');
+    }
+    const expires = Math.floor(ctx.clock().getTime() / 1000) + options.expiresIn;
+    const { baseUrl, secret } = config.presign;
+    const { method } = options;
+    return buildPresignedUrl(baseUrl, secret, { bucket, key, method, expires, part });
+  }
 }
 
 async function listBuckets(root: string): Promise<BucketInfo[]> {

@@ -11,6 +11,9 @@ import type { ObjectMetadata } from './object-backend.ts';
  *   <root>/<bucket>/keys/…/o<hex>      metadata sidecar of one object (see fs-key-path.ts)
  *   <root>/<bucket>/data/<id[0:2]>/<id>  immutable data file of one object version
  *   <root>/<bucket>/staging/             uploads in progress (same file system as data/, keys/)
+ *   <root>/<bucket>/uploads/<uploadId>/  one multipart session: `upload.json` (its key and
+ *                                        metadata; removing it ends the session) and
+ *                                        `<partNumber>/<md5 hex>` part files (fs-multipart.ts)
  *   <root>/.tmp/, <root>/.trash/          buckets being created or deleted
  *
  * The sidecar names its data file by version id, and it is the single commit point: a writer
@@ -28,6 +31,11 @@ export const keysDir = (layout: FsLayout, bucket: string): string =>
   join(layout.root, bucket, 'keys');
 export const stagingDir = (layout: FsLayout, bucket: string): string =>
   join(layout.root, bucket, 'staging');
+export const uploadsDir = (layout: FsLayout, bucket: string): string =>
+  join(layout.root, bucket, 'uploads');
+/** `uploadId` must have been checked (UPLOAD_ID_RE): it becomes a path component. */
+export const uploadDir = (layout: FsLayout, bucket: string, uploadId: string): string =>
+  join(layout.root, bucket, 'uploads', uploadId);
 export const dataPath = (layout: FsLayout, bucket: string, id: string): string =>
   join(layout.root, bucket, 'data', id.slice(0, 2), id);
 export const sidecarPath = (layout: FsLayout, bucket: string, key: Buffer): string =>
@@ -62,6 +70,8 @@ export interface ObjectRecord {
 }
 
 const DATA_ID_RE = /^[0-9a-f]{32}$/;
+/** Upload ids are `newId()`s too; anything else names no upload (and never a path). */
+export const UPLOAD_ID_RE = DATA_ID_RE;
 
 /**
  * Reads and checks a sidecar. fs errors propagate unchanged (callers map not-found); a sidecar

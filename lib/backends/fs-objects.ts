@@ -199,7 +199,7 @@ export async function deleteObject(
  * per-key lock makes "the replaced version" exact within this process (across processes a
  * racing writer can at worst leak an unreferenced data file, never tear an object).
  */
-async function publish(
+export async function publish(
   ctx: FsObjectContext,
   bucket: string,
   key: FsKey,

@@ -8,7 +8,8 @@ import {
   formatUnsatisfiedContentRange,
   parseRangeHeader,
 } from '../core/range.ts';
-import { checkPresignedRequest } from './fs-presign.ts';
+import type { FsBackend } from './fs-backend.ts';
+import { checkPresignedRequest, type PresignedPart, presignedPart } from './fs-presign.ts';
 import type { ObjectBackend, ObjectMetadata } from './object-backend.ts';
 
 export interface FsPresignAppOptions {
@@ -22,8 +23,10 @@ export interface FsPresignAppOptions {
 /**
  * Serves the fs backend's presigned URLs (see fs-presign.ts) at `/:bucket/*key`, to be mounted
  * at the path of `presign.baseUrl`. GET (and HEAD) stream the object, honouring one `Range`;
- * PUT streams the request body into the backend. Unsigned, tampered, expired or wrong-method
- * requests get 403 `{"errors": reason, "code": "ERR_FORBIDDEN"}`.
+ * PUT streams the request body into the backend; a PUT to a part URL (presignUploadPart) stores
+ * that part of a multipart upload, which needs the fs backend itself (others answer 501), and
+ * answers its ETag. Unsigned, tampered, expired or wrong-method requests get 403
+ * `{"errors": reason, "code": "ERR_FORBIDDEN"}`.
  */
 export function createFsPresignApp(backend: ObjectBackend, options: FsPresignAppOptions): Hono {
   const clock = options.clock ?? (() => new Date());
@@ -41,6 +44,8 @@ export function createFsPresignApp(backend: ObjectBackend, options: FsPresignApp
       now: clock(),
     });
     if (refusal) return c.json({ errors: refusal, code: 'ERR_FORBIDDEN' }, 403);
+    const part = presignedPart((name) => c.req.query(name));
+    if (part) return servePartPut(c, backend, bucket, key, part);
     if (c.req.method === 'PUT') return servePut(c, backend, bucket, key);
     if (c.req.method === 'HEAD') {
       const metadata = await backend.headObject(bucket, key);
@@ -91,19 +96,48 @@ async function servePut(
   bucket: string,
   key: string,
 ): Promise<Response> {
-  const stream = c.req.raw.body;
-  const body = stream
-    ? Readable.fromWeb(stream as WebReadableStream<Uint8Array>)
-    : Readable.from([]);
-  const length = c.req.header('content-length');
-  const { etag } = await backend.putObject(bucket, key, body, {
-    contentLength: length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined,
+  const { etag } = await backend.putObject(bucket, key, requestBody(c), {
+    contentLength: contentLength(c),
     contentType: c.req.header('content-type'),
     contentDisposition: c.req.header('content-disposition'),
     contentEncoding: c.req.header('content-encoding'),
     contentLanguage: c.req.header('content-language'),
   });
   return c.body(null, 200, { ETag: etag });
+}
+
+async function servePartPut(
+  c: Context,
+  backend: ObjectBackend,
+  bucket: string,
+  key: string,
+  part: PresignedPart,
+): Promise<Response> {
+  if (!hasPartWriter(backend)) {
+    return c.json(
+      { errors: 'multipart uploads need the fs backend', code: 'ERR_NOT_IMPLEMENTED' },
+      501,
+    );
+  }
+  const { uploadId, partNumber } = part;
+  const { etag } = await backend.uploadPart(bucket, key, uploadId, partNumber, requestBody(c), {
+    contentLength: contentLength(c),
+  });
+  return c.body(null, 200, { ETag: etag });
+}
+
+function hasPartWriter(backend: ObjectBackend): backend is FsBackend {
+  return typeof (backend as Partial<FsBackend>).uploadPart === 'function';
+}
+
+function requestBody(c: Context): Readable {
+  const stream = c.req.raw.body;
+  return stream ? Readable.fromWeb(stream as WebReadableStream<Uint8Array>) : Readable.from([]);
+}
+
+function contentLength(c: Context): number | undefined {
+  const length = c.req.header('content-length');
+  return length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined;
 }
 
 function objectHeaders(metadata: ObjectMetadata, length: number): Record<string, string> {

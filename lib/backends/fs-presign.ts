@@ -6,14 +6,26 @@ import type { PresignOptions } from './object-backend.ts';
  * `<baseUrl>/<bucket>/<key, each segment percent-encoded>?X-Dfstore-Method=GET|PUT
  * &X-Dfstore-Expires=<unix seconds>&X-Dfstore-Signature=<hex HMAC-SHA256>` where the HMAC (keyed
  * with the configured secret) covers `method \n bucket \n key \n expires`, the key decoded.
+ * A multipart part URL (a PUT) adds `X-Dfstore-Upload-Id` and `X-Dfstore-Part-Number`, and its
+ * HMAC covers `PUT-PART \n bucket \n key \n expires \n uploadId \n partNumber`: the distinct
+ * first line keeps object and part signatures from ever standing in for each other, and the
+ * fields after the key hold no newline, so a key cannot forge them either.
  */
 export const PRESIGN_PARAMS = {
   method: 'X-Dfstore-Method',
   expires: 'X-Dfstore-Expires',
   signature: 'X-Dfstore-Signature',
+  uploadId: 'X-Dfstore-Upload-Id',
+  partNumber: 'X-Dfstore-Part-Number',
 } as const;
 
 export type PresignMethod = PresignOptions['method'];
+
+/** The part of a multipart upload a PUT URL is for. */
+export interface PresignedPart {
+  readonly uploadId: string;
+  readonly partNumber: number;
+}
 
 export function presignSignature(
   secret: string,
@@ -21,10 +33,12 @@ export function presignSignature(
   bucket: string,
   key: string,
   expires: number,
+  part?: PresignedPart,
 ): string {
-  return createHmac('sha256', secret)
-    .update(`${method}\n${bucket}\n${key}\n${expires}`, 'utf8')
-    .digest('hex');
+  const text = part
+    ? `PUT-PART\n${bucket}\n${key}\n${expires}\n${part.uploadId}\n${part.partNumber}`
+    : `${method}\n${bucket}\n${key}\n${expires}`;
+  return createHmac('sha256', secret).update(text, 'utf8').digest('hex');
 }
 
 /** `/`-separated segments stay readable; everything else a path could misread is escaped. */
@@ -35,13 +49,24 @@ export function encodeKeyPath(key: string): string {
 export function buildPresignedUrl(
   baseUrl: string,
   secret: string,
-  request: { bucket: string; key: string; method: PresignMethod; expires: number },
+  request: {
+    bucket: string;
+    key: string;
+    method: PresignMethod;
+    expires: number;
+    /** Makes it a part URL (method PUT). */
+    part?: PresignedPart;
+  },
 ): string {
-  const { bucket, key, method, expires } = request;
+  const { bucket, key, method, expires, part } = request;
   const query = new URLSearchParams({
     [PRESIGN_PARAMS.method]: method,
     [PRESIGN_PARAMS.expires]: String(expires),
-    [PRESIGN_PARAMS.signature]: presignSignature(secret, method, bucket, key, expires),
+    ...(part && {
+      [PRESIGN_PARAMS.uploadId]: part.uploadId,
+      [PRESIGN_PARAMS.partNumber]: String(part.partNumber),
+    }),
+    [PRESIGN_PARAMS.signature]: presignSignature(secret, method, bucket, key, expires, part),
   });
   return `${baseUrl.replace(/\/+$/, '')}/${bucket}/${encodeKeyPath(key)}?${query}`;
 }
@@ -71,8 +96,11 @@ export function checkPresignedRequest(
   if ((method !== 'GET' && method !== 'PUT') || !/^\d{1,15}$/.test(expires)) {
     return 'invalid presigned URL parameters';
   }
+  const part = presignedPart(request.query);
+  // The part signature does not cover the method parameter: a part URL is a PUT or nothing.
+  if (part === null || (part && method !== 'PUT')) return 'invalid presigned URL parameters';
   const expected = Buffer.from(
-    presignSignature(secret, method, request.bucket, request.key, Number(expires)),
+    presignSignature(secret, method, request.bucket, request.key, Number(expires), part),
     'hex',
   );
   const given = /^[0-9a-f]{64}$/i.test(signature) ? Buffer.from(signature, 'hex') : undefined;
@@ -80,4 +108,18 @@ export function checkPresignedRequest(
   if (method !== request.method) return `URL is presigned for ${method}, not ${request.method}`;
   if (request.now.getTime() > Number(expires) * 1000) return 'presigned URL has expired';
   return undefined;
+}
+
+/**
+ * The part a URL's query names: undefined for an object URL, null when the part parameters are
+ * incomplete or malformed. Trust it only after checkPresignedRequest allowed the request.
+ */
+export function presignedPart(
+  query: (name: string) => string | undefined,
+): PresignedPart | undefined | null {
+  const uploadId = query(PRESIGN_PARAMS.uploadId);
+  const partNumber = query(PRESIGN_PARAMS.partNumber);
+  if (uploadId === undefined && partNumber === undefined) return undefined;
+  if (!uploadId || !partNumber || !/^[1-9]\d{0,4}$/.test(partNumber)) return null;
+  return { uploadId, partNumber: Number(partNumber) };
 }

@@ -31,6 +31,7 @@ import {
   toMetadata,
 } from './oss-client.ts';
 import { translateOssError } from './oss-errors.ts';
+import { ossMultipartSessions } from './oss-multipart.ts';
 import { uploadInParts } from './oss-upload.ts';
 import { BufferPool, exactly, partSizeFor, pooledParts, prepend } from './part-pump.ts';
 
@@ -260,5 +261,7 @@ export function createOssBackend(
         on(bucket).signatureUrl(key, { method: options.method, expires: options.expiresIn }),
       );
     },
+
+    ...ossMultipartSessions(on, timeout),
   };
 }

@@ -6,7 +6,9 @@ import {
   DfstoreError,
   ObjectNotFoundError,
   RangeNotSatisfiableError,
+  ValidationError,
 } from '../core/errors.ts';
+import { UploadNotFoundError } from './object-backend.ts';
 
 /** What ali-oss puts on its errors: the OSS code (parsed from the XML body) and HTTP status. */
 interface AliOssError {
@@ -27,13 +29,27 @@ const AUTH_CODES = new Set([
   'SecurityTokenExpired',
 ]);
 
+/** Why OSS refuses a CompleteMultipartUpload's part list: the caller's mistake. */
+const PART_LIST_CODES = new Map([
+  ['InvalidPart', 'a part is missing or its ETag does not match'],
+  ['InvalidPartOrder', 'parts are not in ascending order'],
+  ['EntityTooSmall', 'a part other than the last is below the minimum part size'],
+  ['MalformedXML', 'the part list is malformed'],
+]);
+
 /**
  * Turns an ali-oss failure into the port's errors. `key` is set for object operations, so a bare
  * 404 (ali-oss reports every bodiless 404 as NoSuchKey) means the object; without it, the bucket.
  * The vendor error stays as `cause`, minus the request parameters ali-oss attaches (they hold the
  * Authorization header); messages name the code and status only, never URLs or signatures.
+ * `uploadId` is set for the calls of a multipart session.
  */
-export function translateOssError(error: unknown, bucket: string, key?: string): DfstoreError {
+export function translateOssError(
+  error: unknown,
+  bucket: string,
+  key?: string,
+  uploadId?: string,
+): DfstoreError {
   if (error instanceof DfstoreError) return error;
   const vendor = (typeof error === 'object' && error !== null ? error : {}) as AliOssError;
   if ('params' in vendor) delete vendor.params;
@@ -42,6 +58,11 @@ export function translateOssError(error: unknown, bucket: string, key?: string):
   const options = { cause: error };
 
   if (code === 'NoSuchBucket') return new BucketNotFoundError(bucket, options);
+  if (code === 'NoSuchUpload') return new UploadNotFoundError(uploadId ?? '', options);
+  const partListProblem = code === undefined ? undefined : PART_LIST_CODES.get(code);
+  if (partListProblem !== undefined) {
+    return new ValidationError(`OSS refused the part list: ${partListProblem} (${code})`, options);
+  }
   if (code === 'NoSuchKey' || (code === undefined && status === 404)) {
     return key === undefined
       ? new BucketNotFoundError(bucket, options)

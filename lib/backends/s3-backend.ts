@@ -26,14 +26,18 @@ import { DIGEST_METADATA_KEY } from '../core/headers.ts';
 import { formatRangeHeader } from '../core/range.ts';
 import {
   type BucketInfo,
+  type CompletedPart,
+  type CreateMultipartUploadOptions,
   type GetObjectOptions,
   type GetObjectResult,
   type ListObjectsOptions,
   type ListObjectsResult,
   MAX_LIST_LIMIT,
+  type MultipartUpload,
   type ObjectBackend,
   type ObjectMetadata,
   type PresignOptions,
+  type PresignUploadPartOptions,
   type PutObjectOptions,
   type PutObjectResult,
 } from './object-backend.ts';
@@ -45,6 +49,7 @@ import {
   toListObjectsResult,
   toObjectMetadata,
 } from './s3-mapping.ts';
+import { MAX_PRESIGN_SECONDS, S3MultipartSessions } from './s3-multipart.ts';
 import { multipartUpload } from './s3-upload.ts';
 
 export interface S3BackendDeps {
@@ -52,8 +57,6 @@ export interface S3BackendDeps {
   readonly client?: S3Client;
 }
 
-/** SigV4 presigned URLs live at most 7 days. */
-const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
 const SILENT_LOGGER = { debug() {}, info() {}, warn() {}, error() {} };
 
 export function createS3Backend(config: S3BackendConfig, deps: S3BackendDeps = {}): ObjectBackend {
@@ -86,11 +89,13 @@ export class S3Backend implements ObjectBackend {
   readonly name = 's3' as const;
   readonly region: string;
   readonly endpoint: string;
+  readonly #multipart: S3MultipartSessions;
 
   constructor(
     private readonly config: S3BackendConfig,
     private readonly client: S3Client,
   ) {
+    this.#multipart = new S3MultipartSessions(client);
     this.region = config.region;
     this.endpoint = config.endpoint ?? `https://s3.${config.region}.amazonaws.com`;
   }
@@ -287,6 +292,38 @@ export class S3Backend implements ObjectBackend {
     return this.call({ operation: 'presignUrl', bucket, key }, () =>
       getSignedUrl(this.client, command, { expiresIn }),
     );
+  }
+
+  createMultipartUpload(
+    bucket: string,
+    key: string,
+    options: CreateMultipartUploadOptions = {},
+  ): Promise<MultipartUpload> {
+    return this.#multipart.create(bucket, key, options);
+  }
+
+  presignUploadPart(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    options: PresignUploadPartOptions,
+  ): Promise<string> {
+    return this.#multipart.presignPart(bucket, key, uploadId, partNumber, options.expiresInSeconds);
+  }
+
+  async completeMultipartUpload(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    parts: readonly CompletedPart[],
+  ): Promise<PutObjectResult> {
+    const etag = await this.#multipart.complete(bucket, key, uploadId, parts);
+    return { etag: await this.etagOf(bucket, key, etag) };
+  }
+
+  abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void> {
+    return this.#multipart.abort(bucket, key, uploadId);
   }
 
   /** Runs SDK calls, translating their errors; an abort by the caller stays the caller's. */

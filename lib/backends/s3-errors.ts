@@ -5,13 +5,17 @@ import {
   DfstoreError,
   ObjectNotFoundError,
   RangeNotSatisfiableError,
+  ValidationError,
 } from '../core/errors.ts';
+import { UploadNotFoundError } from './object-backend.ts';
 
 /** What an S3 call was about, for the translated error. */
 export interface S3Target {
   readonly operation: string;
   readonly bucket: string;
   readonly key?: string;
+  /** Set for the calls of a multipart session. */
+  readonly uploadId?: string;
 }
 
 const AUTH_CODES = new Set([
@@ -21,6 +25,14 @@ const AUTH_CODES = new Set([
   'ExpiredToken',
   'InvalidToken',
   'RequestTimeTooSkewed',
+]);
+
+/** Why S3 refuses a CompleteMultipartUpload's part list: the caller's mistake, not the server's. */
+const PART_LIST_CODES = new Map([
+  ['InvalidPart', 'a part is missing or its ETag does not match'],
+  ['InvalidPartOrder', 'parts are not in ascending order'],
+  ['EntityTooSmall', 'a part other than the last is below the minimum part size'],
+  ['MalformedXML', 'the part list is malformed'],
 ]);
 
 /**
@@ -35,11 +47,16 @@ export function translateS3Error(err: unknown, target: S3Target): DfstoreError {
   const { bucket, key } = target;
   if (code === 'NoSuchBucket') return new BucketNotFoundError(bucket, options);
   if (code === 'NoSuchKey') return new ObjectNotFoundError(bucket, key ?? '', options);
+  if (code === 'NoSuchUpload') return new UploadNotFoundError(target.uploadId ?? '', options);
   if (code === 'InvalidRange' || status === 416) {
     return new RangeNotSatisfiableError('range not satisfiable');
   }
   const what = `s3 ${target.operation} ${key === undefined ? bucket : `${bucket}/${key}`}`;
   const detail = `${code}${status ? ` (HTTP ${status})` : ''}`;
+  const partListProblem = PART_LIST_CODES.get(code);
+  if (partListProblem !== undefined) {
+    return new ValidationError(`${what} was refused: ${partListProblem} (${code})`, options);
+  }
   if (AUTH_CODES.has(code) || status === 401 || status === 403) {
     return new BackendAuthError(`${what} was refused: ${detail}`, options);
   }

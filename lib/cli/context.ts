@@ -13,6 +13,8 @@ export interface CliIo {
 export interface GlobalOptions {
   readonly endpoint: string;
   readonly caFile?: string;
+  /** Sign requests with AWS SigV4 (a function URL with AWS_IAM auth). */
+  readonly iam?: boolean;
   readonly filter?: string;
   readonly mode: number;
   readonly maxReplicas: number;
@@ -32,6 +34,12 @@ export function addGlobalOptions(program: Command): Command {
       new Option('--ca-file <path>', 'PEM file of an extra CA to trust for an https endpoint').env(
         'DFSTORE_CA_FILE',
       ),
+    )
+    .addOption(
+      new Option(
+        '--iam',
+        'sign requests with AWS SigV4 from the default credential chain (a function URL with AWS_IAM auth)',
+      ).env('DFSTORE_IAM'),
     )
     .addOption(
       new Option(

@@ -58,8 +58,8 @@ export async function runCli(argv: string[], io: CliIo, signal: AbortSignal): Pr
     out: (text) => io.stdout.write(`${text}\n`),
     options: (command) => command.optsWithGlobals<GlobalOptions>(),
     client: (command) => {
-      const { endpoint, caFile } = ctx.options(command);
-      client ??= createDfstoreClient({ endpoint, caFile });
+      const { endpoint, caFile, iam } = ctx.options(command);
+      client ??= createDfstoreClient({ endpoint, caFile, sigv4: iam === true });
       return client;
     },
   };

@@ -19,6 +19,7 @@ import {
 import { encodeMultipartFields } from './multipart-encoder.ts';
 import { bucketPath, metadatasPath, objectPath, withQuery } from './object-path.ts';
 import { type PutObjectOptions, preparePutBody } from './put-body.ts';
+import { createSigV4Signer, type SigV4Options } from './sigv4.ts';
 import { createTransport, header } from './transport.ts';
 import { uploadFileInSession } from './upload-session.ts';
 
@@ -39,6 +40,8 @@ export interface DfstoreClientOptions {
   readonly bodyTimeoutMs?: number;
   /** Sockets per origin (default: unlimited, one per concurrent request). */
   readonly connections?: number;
+  /** Sign every request with AWS SigV4 (an object API function URL with AWS_IAM auth). */
+  readonly sigv4?: SigV4Options | boolean;
 }
 
 export interface ListOptions {
@@ -126,6 +129,9 @@ export function createDfstoreClient(options: DfstoreClientOptions): DfstoreClien
     headers: options.headers,
     headersTimeout: options.headersTimeoutMs ?? 30 * 60_000,
     bodyTimeout: options.bodyTimeoutMs ?? 5 * 60_000,
+    sign: options.sigv4
+      ? createSigV4Signer(new URL(endpoint.origin), options.sigv4 === true ? {} : options.sigv4)
+      : undefined,
   });
   const drain = async (request: Parameters<typeof send>[0]): Promise<void> => {
     const response = await send(request);

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Endpoint } from './endpoint.ts';
 import { httpErrorFor, MAX_ERROR_BODY_BYTES, parseErrorBody } from './errors.ts';
+import { bufferBody, type RequestSigner } from './sigv4.ts';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
 
@@ -30,7 +31,12 @@ export interface TransportOptions {
   readonly headers?: Record<string, string>;
   readonly headersTimeout?: number;
   readonly bodyTimeout?: number;
+  /** Signs requests to the endpoint's origin (SigV4 for AWS_IAM function URLs). */
+  readonly sign?: RequestSigner;
 }
+
+/** Largest body signed whole: a function URL's request payload limit. */
+const MAX_SIGNED_BODY = 6 * 1024 * 1024;
 
 export type Transport = (request: TransportRequest) => Promise<TransportResponse>;
 
@@ -52,19 +58,32 @@ export function createTransport(options: TransportOptions): Transport {
     'user-agent': 'dfstore-ts-client',
     ...lowerCase(options.headers ?? {}),
   };
-  if (endpoint.authorization) ownHeaders.authorization = endpoint.authorization;
+  if (endpoint.authorization && !options.sign) ownHeaders.authorization = endpoint.authorization;
 
   return async (request) => {
     let origin = endpoint.origin;
     let path = `${endpoint.basePath}${request.path}`;
     let headers: Record<string, string> = { ...ownHeaders, ...lowerCase(request.headers ?? {}) };
+    let body = request.body;
+    if (options.sign && body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body)) {
+      body = await bufferBody(body, MAX_SIGNED_BODY);
+    }
     for (let hop = 0; ; hop++) {
+      const signed =
+        options.sign && origin === endpoint.origin
+          ? await options.sign({
+              method: request.method,
+              url: new URL(`${origin}${path}`),
+              headers,
+              body: body as Buffer | string | undefined,
+            })
+          : {};
       const response = await dispatcher.request({
         origin,
         path,
         method: request.method,
-        headers,
-        body: request.body,
+        headers: { ...headers, ...signed },
+        body,
         signal: request.signal,
         headersTimeout: options.headersTimeout,
         bodyTimeout: options.bodyTimeout,

@@ -48,7 +48,7 @@ export function formatIssues(error: z.ZodError, fromEnv?: ReadonlyMap<string, st
       .map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i > 0 ? '.' : ''}${String(key)}`))
       .join('');
     const variable = [...(fromEnv ?? [])].find(
-      ([key]) => path === key || path.startsWith(`${key}.`),
+      ([key]) => path === key || path.startsWith(`${key}.`) || path.startsWith(`${key}[`),
     );
     const suffix = variable ? ` (set by ${variable[1]})` : '';
     return `${path || '(root)'}: ${issue.message}${suffix}`;

@@ -1,24 +1,29 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MANAGER_PORT, type ManagerConfigInput } from '../config/manager-config.ts';
+import { DEFAULT_MANAGER_PORT } from '../config/manager-config.ts';
 import { DEFAULT_API_PORT, DEFAULT_PIECE_PORT } from '../config/peer-config-schema.ts';
 
 /**
  * What `npm start` runs, decided without I/O: names, roles, ids, ports, directories, the
- * manager's config and each daemon's environment. lib/local/start.ts carries it out.
+ * functions' and each daemon's environment. lib/local/start.ts carries it out.
  *
  * Fixed ports (127.0.0.1), so that a developer's tools keep working across restarts:
  *
- * | process             | object API          | piece server (/metrics) |
- * |---------------------|---------------------|-------------------------|
- * | manager             | 65003               |                         |
- * | peer-1              | 65004 (CLI default) | 65002                   |
- * | peer-j, j = 2..16   | 65060 + j           | 65080 + j               |
- * | seed-peer-i, 1..16  | 65020 + i           | 65040 + i               |
+ * | process                        | object API          | piece server (/metrics) |
+ * |--------------------------------|---------------------|-------------------------|
+ * | manager (function host)        | 65003               |                         |
+ * | peer-1                         | 65004 (CLI default) | 65002                   |
+ * | peer-j, j = 2..16              | 65060 + j           | 65080 + j               |
+ * | seed-peer-i, 1..16             | 65020 + i           | 65040 + i               |
+ * | objects (function host, TODO)  | 65100               |                         |
  *
- * e.g. seed-peer-1 = 65021 / 65041, peer-2 = 65062 / 65082. Every port stays below 65100 (the
- * local function host's). With `DFSTORE_PORTS=ephemeral` the caller passes free ports instead
- * (tests, or a second cluster beside a running one); the ready lines and the banner show them.
+ * e.g. seed-peer-1 = 65021 / 65041, peer-2 = 65062 / 65082. Every daemon port stays below 65100
+ * (the object API function's). With `DFSTORE_PORTS=ephemeral` the caller passes free ports
+ * instead (tests, or a second cluster beside a running one); the ready lines and the banner show
+ * them.
+ *
+ * The manager runs as its Lambda handler (functions/manager.ts) served by the local function
+ * host (function-host.ts), configured through the environment as on AWS (config/manager-env.ts).
  */
 
 export const MAX_SEED_PEERS = 16;
@@ -26,6 +31,8 @@ export const MAX_PEERS = 16;
 /** How often daemons re-read the manager's config in the local cluster. */
 export const LOCAL_REFRESH_INTERVAL = '30s';
 export const LOOPBACK = '127.0.0.1';
+/** The object API function's local port (DESIGN.md §1). */
+export const OBJECTS_FUNCTION_PORT = 65100;
 
 export type NodeRole = 'seed-peer' | 'peer';
 
@@ -52,14 +59,26 @@ export interface ClusterPlan {
   /** The fs backend every process shares (a daemon's default: `backend/` beside its data dir). */
   readonly backendDir: string;
   readonly logsDir: string;
-  readonly manager: {
-    readonly name: 'manager';
-    readonly port: number;
-    readonly configPath: string;
-    readonly logFile: string;
-  };
+  /** The manager function, served by the local function host. */
+  readonly manager: PlannedFunction & { readonly name: 'manager' };
+  /**
+   * TODO(objects function): the object API function (functions/objects.ts, being written) on
+   * 127.0.0.1:65100. Planned but NOT STARTED by start.ts yet. To start it: take its port from the
+   * ephemeral list too (portsNeeded + 1), give it an environment like managerFunctionEnvOf, and
+   * start it in start.ts where marked.
+   */
+  readonly objectsFunction: PlannedFunction & { readonly name: 'objects' };
   readonly seedPeers: readonly PlannedNode[];
   readonly peers: readonly PlannedNode[];
+}
+
+/** A Lambda handler served over HTTP by bin/dfstore-function-host.js. */
+export interface PlannedFunction {
+  readonly name: string;
+  readonly port: number;
+  /** The handler module, relative to the repository root. */
+  readonly handler: string;
+  readonly logFile: string;
 }
 
 /** A bad command line; the message is for the user. */
@@ -154,8 +173,14 @@ export function planCluster(
     manager: {
       name: 'manager',
       port: ports?.[0] ?? DEFAULT_MANAGER_PORT,
-      configPath: join(home, 'manager.yaml'),
+      handler: 'functions/manager.ts',
       logFile: join(logsDir, 'manager.log'),
+    },
+    objectsFunction: {
+      name: 'objects',
+      port: OBJECTS_FUNCTION_PORT,
+      handler: 'functions/objects.ts',
+      logFile: join(logsDir, 'objects.log'),
     },
     seedPeers: range(options.seedPeers).map((i) => node('seed-peer', i)),
     peers: range(options.peers).map((j) => node('peer', j)),
@@ -174,21 +199,43 @@ function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i + 1);
 }
 
-/** The manager's YAML: loopback, the shared fs backend, the seed peers by id. */
-export function managerConfigOf(plan: ClusterPlan): ManagerConfigInput {
+/**
+ * The manager function's environment (config/manager-env.ts): the shared fs backend and the seed
+ * peers by id. Every variable it reads is set here (empty: unset, i.e. the default), so that
+ * none leaks in from the developer's shell; only DFSTORE_LOG_LEVEL is left to the caller.
+ */
+export function managerFunctionEnvOf(plan: ClusterPlan): Record<string, string> {
+  const seedPeers = plan.seedPeers.map((seedPeer) => ({
+    id: seedPeer.id,
+    hostname: seedPeer.name,
+    ip: LOOPBACK,
+    port: seedPeer.apiPort,
+    downloadPort: seedPeer.piecePort,
+  }));
   return {
-    listen: LOOPBACK,
-    port: plan.manager.port,
-    backend: { name: 'fs', root: plan.backendDir },
-    seedPeers: plan.seedPeers.map((seedPeer) => ({
-      id: seedPeer.id,
-      hostname: seedPeer.name,
-      ip: LOOPBACK,
-      port: seedPeer.apiPort,
-      downloadPort: seedPeer.piecePort,
-    })),
-    peerConfig: { refreshInterval: LOCAL_REFRESH_INTERVAL },
+    DFSTORE_BACKEND: JSON.stringify({ name: 'fs', root: plan.backendDir }),
+    DFSTORE_SEED_PEERS: JSON.stringify(seedPeers),
+    DFSTORE_CLOUDMAP_NAMESPACE: '',
+    DFSTORE_CLOUDMAP_SERVICE: '',
+    DFSTORE_CLOUDMAP_CACHE_TTL: '',
+    DFSTORE_MAX_REPLICAS: '',
+    DFSTORE_FILTER: '',
+    DFSTORE_REFRESH_INTERVAL: LOCAL_REFRESH_INTERVAL,
   };
+}
+
+/** The function host's command line for `fn` (lib/local/function-host-main.ts). */
+export function functionHostArgs(fn: PlannedFunction, repoRoot: string): string[] {
+  return [
+    '--handler',
+    join(repoRoot, fn.handler),
+    '--name',
+    fn.name,
+    '--listen',
+    LOOPBACK,
+    '--port',
+    String(fn.port),
+  ];
 }
 
 /**
@@ -206,14 +253,5 @@ export function daemonEnvOf(plan: ClusterPlan, node: PlannedNode): Record<string
     DFSTORE_PIECE_LISTEN: LOOPBACK,
     DFSTORE_PIECE_PORT: String(node.piecePort),
     DFSTORE_MANAGER_ADDRS: `${LOOPBACK}:${plan.manager.port}`,
-  };
-}
-
-/** The manager's environment: pins what its env overrides could otherwise move. */
-export function managerEnvOf(plan: ClusterPlan): Record<string, string> {
-  return {
-    DFSTORE_MANAGER_CONFIG: plan.manager.configPath,
-    DFSTORE_MANAGER_LISTEN: LOOPBACK,
-    DFSTORE_MANAGER_PORT: String(plan.manager.port),
   };
 }

@@ -1,13 +1,12 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
 import { DEFAULT_ENDPOINT } from '../client/endpoint.ts';
 import {
   type ClusterPlan,
   daemonEnvOf,
-  managerConfigOf,
-  managerEnvOf,
+  functionHostArgs,
+  managerFunctionEnvOf,
   type PlannedNode,
   parseStartArgs,
   planCluster,
@@ -20,8 +19,9 @@ import { createSupervisor } from './supervisor.ts';
 
 /**
  * `npm start [-- --seed-peers N --peers M]`: the local cluster on 127.0.0.1 with the embedded fs
- * backend under ./.dfstore/ (DFSTORE_HOME moves it): the manager first, then the seed peers,
- * then the peers (ports and names: cluster-plan.ts). Each process logs to .dfstore/logs/
+ * backend under ./.dfstore/ (DFSTORE_HOME moves it): the manager first (its Lambda handler,
+ * functions/manager.ts, behind the local function host), then the seed peers, then the peers
+ * (ports and names: cluster-plan.ts). Each process logs to .dfstore/logs/
  * <name>.log. A process that dies stops the rest (exit 1, naming its log); Ctrl-C or SIGTERM
  * stops them all (exit 0 when every process stopped cleanly). `DFSTORE_PORTS=ephemeral` uses
  * free ports instead of the fixed ones: tests, or a second cluster next to a running one.
@@ -50,7 +50,6 @@ const plan = planCluster(
   ephemeral ? await freePorts(portsNeeded(options)) : undefined,
 );
 mkdirSync(plan.logsDir, { recursive: true });
-writeFileSync(plan.manager.configPath, stringify(managerConfigOf(plan)));
 
 const supervisor = createSupervisor({
   onUnexpectedExit: (name, status, logFile) => {
@@ -87,13 +86,16 @@ const startDaemon = (node: PlannedNode) =>
 try {
   const manager = await supervisor.start({
     name: plan.manager.name,
-    script: bin('dfstore-manager.js'),
-    env: { ...logLevel, ...managerEnvOf(plan) },
+    script: bin('dfstore-function-host.js'),
+    args: functionHostArgs(plan.manager, root),
+    env: { ...logLevel, ...managerFunctionEnvOf(plan) },
     logFile: plan.manager.logFile,
   });
+  // TODO(objects function): start plan.objectsFunction here (127.0.0.1:65100) like the manager,
+  // once functions/objects.ts exists, and add it to the banner. Not started yet.
   const seedPeers = await Promise.all(plan.seedPeers.map(startDaemon));
   const peers = await Promise.all(plan.peers.map(startDaemon));
-  process.stdout.write(banner(plan, String(manager.manager), [...seedPeers, ...peers]));
+  process.stdout.write(banner(plan, String(manager.url), [...seedPeers, ...peers]));
 } catch (error) {
   // A signal during the start stops everything on its own; exits are expected then.
   if (!supervisor.stopping) {

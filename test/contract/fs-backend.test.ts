@@ -6,11 +6,15 @@ import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { createFsBackend } from '../../lib/backends/fs-backend.ts';
 import { createFsPresignApp } from '../../lib/backends/fs-presign-app.ts';
-import { testObjectBackend } from './object-backend.contract.ts';
+import { testMultipartUploads } from './multipart.contract.ts';
+import { type BackendFixture, testObjectBackend } from './object-backend.contract.ts';
 
 const secret = 'contract-test-secret-0123456789';
 
-testObjectBackend('fs', async () => {
+testObjectBackend('fs', fsFixture);
+testMultipartUploads('fs', fsFixture);
+
+async function fsFixture(): Promise<BackendFixture> {
   const root = await mkdtemp(join(tmpdir(), 'dfstore-fs-contract-'));
   // The presign app needs the backend and the backend needs the server's URL: bind late.
   let fetchApp: ((request: Request) => Response | Promise<Response>) | undefined;
@@ -33,7 +37,7 @@ testObjectBackend('fs', async () => {
       await rm(root, { recursive: true, force: true });
     },
   };
-});
+}
 
 /** Serves `fetch` on an ephemeral 127.0.0.1 port. */
 function listen(

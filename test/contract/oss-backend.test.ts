@@ -5,7 +5,8 @@ import { type OssBackendConfig, ossBackendConfigSchema } from '../../lib/config/
 import { BackendAuthError, ValidationError } from '../../lib/core/errors.ts';
 import { type OssServer, startOssServer } from '../helpers/oss-server/server.ts';
 import { patternStream, sha256OfPattern, sha256OfStream } from '../helpers/streams.ts';
-import { testObjectBackend } from './object-backend.contract.ts';
+import { testMultipartUploads } from './multipart.contract.ts';
+import { type BackendFixture, testObjectBackend } from './object-backend.contract.ts';
 
 const credentials = { accessKeyId: 'LTAItestkey0001', accessKeySecret: 'oss-test-secret-0001' };
 let server: OssServer;
@@ -36,10 +37,13 @@ async function newBucket(backend = ossBackend()): Promise<string> {
   return name;
 }
 
-testObjectBackend('oss', async () => {
+async function ossFixture(): Promise<BackendFixture> {
   const backend = ossBackend();
   return { backend, newBucket: () => newBucket(backend) };
-});
+}
+
+testObjectBackend('oss', ossFixture);
+testMultipartUploads('oss', ossFixture);
 
 describe('oss backend specifics', () => {
   it('rejects a wrong secret or key id with BackendAuthError', async () => {
@@ -96,6 +100,31 @@ describe('oss backend specifics', () => {
     });
     await expect(long).rejects.toBeInstanceOf(ValidationError);
     expect((await backend.listObjects(bucket)).objects).toEqual([]);
+  });
+
+  it('signs part URLs over their uploadId and partNumber sub-resources', async () => {
+    const backend = ossBackend();
+    const bucket = await newBucket(backend);
+    const mine = await backend.createMultipartUpload(bucket, 'part.bin');
+    const theirs = await backend.createMultipartUpload(bucket, 'part.bin');
+    const url = new URL(
+      await backend.presignUploadPart(bucket, 'part.bin', mine.uploadId, 1, {
+        expiresInSeconds: 60,
+      }),
+    );
+    const otherUpload = new URL(url);
+    otherUpload.searchParams.set('uploadId', theirs.uploadId);
+    const noPart = new URL(url);
+    noPart.searchParams.delete('partNumber');
+    for (const tampered of [otherUpload, noPart]) {
+      const response = await fetch(tampered, { method: 'PUT', body: Buffer.from('x') });
+      expect(response.status).toBe(403);
+      expect(await response.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
+    }
+    const response = await fetch(url, { method: 'PUT', body: Buffer.from('x') });
+    expect(response.status).toBe(200);
+    await backend.abortMultipartUpload(bucket, 'part.bin', mine.uploadId);
+    await backend.abortMultipartUpload(bucket, 'part.bin', theirs.uploadId);
   });
 
   it('serves concurrent requests to different buckets from one client', async () => {

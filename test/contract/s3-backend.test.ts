@@ -7,7 +7,8 @@ import { s3BackendConfigSchema } from '../../lib/config/backend-config.ts';
 import { BackendAuthError, RangeNotSatisfiableError } from '../../lib/core/errors.ts';
 import { readAll } from '../helpers/streams.ts';
 import '../helpers/provided-context.ts';
-import { testObjectBackend } from './object-backend.contract.ts';
+import { testMultipartUploads } from './multipart.contract.ts';
+import { type BackendFixture, testObjectBackend } from './object-backend.contract.ts';
 
 // Against the run's Ceph RGW (test/helpers/global-setup.ts): a production S3 server that checks
 // SigV4 signatures, so auth failures here are real.
@@ -30,7 +31,7 @@ function newBucketName(): string {
   return `s3-test-${randomBytes(6).toString('hex')}`;
 }
 
-testObjectBackend('s3', async () => {
+async function s3Fixture(): Promise<BackendFixture> {
   const backend = makeBackend();
   return {
     backend,
@@ -40,7 +41,10 @@ testObjectBackend('s3', async () => {
       return bucket;
     },
   };
-});
+}
+
+testObjectBackend('s3', s3Fixture);
+testMultipartUploads('s3', s3Fixture);
 
 describe('S3Backend against a SigV4-checking server', () => {
   const backend = makeBackend();

@@ -129,6 +129,67 @@ describe('fs presign app', () => {
     await expect(backend.headObject(bucket, 'e')).rejects.toThrow();
   });
 
+  describe('part URLs', () => {
+    const signPart = async (key: string, uploadId: string, partNumber: number) =>
+      backend.presignUploadPart(bucket, key, uploadId, partNumber, { expiresInSeconds: 60 });
+
+    it('stores a part and answers its ETag', async () => {
+      const { uploadId } = await backend.createMultipartUpload(bucket, 'big.bin');
+      const url = new URL(await signPart('big.bin', uploadId, 3));
+      expect(url.searchParams.get('X-Dfstore-Upload-Id')).toBe(uploadId);
+      expect(url.searchParams.get('X-Dfstore-Part-Number')).toBe('3');
+      const put = await host.request(url.href, { method: 'PUT', body: 'part three' });
+      expect(put.status).toBe(200);
+      const etag = put.headers.get('etag') ?? '';
+      expect(etag).toMatch(/^"[0-9a-f]{32}"$/);
+      await backend.completeMultipartUpload(bucket, 'big.bin', uploadId, [{ partNumber: 3, etag }]);
+      expect((await backend.headObject(bucket, 'big.bin')).contentLength).toBe(10);
+    });
+
+    it('cannot be turned into an object GET or PUT, nor another part', async () => {
+      const { uploadId } = await backend.createMultipartUpload(bucket, 'p');
+      const url = new URL(await signPart('p', uploadId, 1));
+      const asGet = new URL(url);
+      asGet.searchParams.set('X-Dfstore-Method', 'GET');
+      await expectForbidden(await host.request(asGet.href), /invalid/);
+      const asObject = new URL(url);
+      asObject.searchParams.delete('X-Dfstore-Upload-Id');
+      asObject.searchParams.delete('X-Dfstore-Part-Number');
+      await expectForbidden(
+        await host.request(asObject.href, { method: 'PUT', body: 'x' }),
+        /signature/,
+      );
+      const otherPart = new URL(url);
+      otherPart.searchParams.set('X-Dfstore-Part-Number', '2');
+      await expectForbidden(
+        await host.request(otherPart.href, { method: 'PUT', body: 'x' }),
+        /signature/,
+      );
+      const objectUrl = new URL(await sign('p', 'PUT'));
+      objectUrl.searchParams.set('X-Dfstore-Upload-Id', uploadId);
+      objectUrl.searchParams.set('X-Dfstore-Part-Number', '1');
+      await expectForbidden(
+        await host.request(objectUrl.href, { method: 'PUT', body: 'x' }),
+        /signature/,
+      );
+    });
+
+    it('answers 404 for an aborted upload and 501 from a backend without parts', async () => {
+      const { uploadId } = await backend.createMultipartUpload(bucket, 'gone');
+      const url = await signPart('gone', uploadId, 1);
+      await backend.abortMultipartUpload(bucket, 'gone', uploadId);
+      const late = await host.request(url, { method: 'PUT', body: 'x' });
+      expect(late.status).toBe(404);
+      expect(await late.json()).toMatchObject({ code: 'ERR_UPLOAD_NOT_FOUND' });
+
+      // A backend other than fs (here: one without uploadPart) cannot take the part.
+      const partless = { ...backend, uploadPart: undefined } as ObjectBackend;
+      const other = new Hono().route('/presign', createFsPresignApp(partless, { secret, clock }));
+      const response = await other.request(url, { method: 'PUT', body: 'x' });
+      expect(response.status).toBe(501);
+    });
+  });
+
   it('answers 404 JSON for a missing object', async () => {
     const response = await host.request(await sign('missing', 'GET'));
     expect(response.status).toBe(404);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { parseManagerConfig } from '../../../lib/config/manager-config.ts';
+import { loadManagerEnv } from '../../../lib/config/manager-env.ts';
 import { loadPeerConfig } from '../../../lib/config/peer-config.ts';
 import {
   daemonEnvOf,
-  managerConfigOf,
+  functionHostArgs,
+  managerFunctionEnvOf,
   parseStartArgs,
   planCluster,
   portsNeeded,
@@ -46,7 +47,7 @@ describe('planCluster with the fixed ports', () => {
     expect(plan.manager).toEqual({
       name: 'manager',
       port: 65003,
-      configPath: '/srv/dfstore/manager.yaml',
+      handler: 'functions/manager.ts',
       logFile: '/srv/dfstore/logs/manager.log',
     });
     expect(plan.peers[0]).toMatchObject({ name: 'peer-1', apiPort: 65004, piecePort: 65002 });
@@ -113,10 +114,32 @@ describe('planCluster with given (ephemeral) ports', () => {
 describe('the generated configs', () => {
   const plan = planCluster(home, { seedPeers: 2, peers: 1 });
 
-  it('is a valid manager config listing every seed peer by id on 127.0.0.1', () => {
-    const config = parseManagerConfig(managerConfigOf(plan));
-    expect(config.listen).toBe('127.0.0.1');
-    expect(config.port).toBe(65003);
+  it('keeps a place for the object API function on 65100, outside the ephemeral ports', () => {
+    expect(plan.objectsFunction).toEqual({
+      name: 'objects',
+      port: 65100,
+      handler: 'functions/objects.ts',
+      logFile: '/srv/dfstore/logs/objects.log',
+    });
+    const ephemeral = planCluster(home, { seedPeers: 1, peers: 1 }, [1, 2, 3, 4, 5]);
+    expect(ephemeral.objectsFunction.port).toBe(65100);
+  });
+
+  it('serves the manager function through the function host on loopback', () => {
+    expect(functionHostArgs(plan.manager, '/repo')).toEqual([
+      '--handler',
+      '/repo/functions/manager.ts',
+      '--name',
+      'manager',
+      '--listen',
+      '127.0.0.1',
+      '--port',
+      '65003',
+    ]);
+  });
+
+  it('gives the manager function an environment listing every seed peer by id on 127.0.0.1', () => {
+    const config = loadManagerEnv(managerFunctionEnvOf(plan));
     expect(config.backend).toEqual({ name: 'fs', root: '/srv/dfstore/backend' });
     expect(config.seedPeers).toEqual([
       {
@@ -135,6 +158,13 @@ describe('the generated configs', () => {
       },
     ]);
     expect(config.peerConfig.refreshInterval).toBe(30_000);
+  });
+
+  it("pins the manager function's variables, so none leaks in from the developer's shell", () => {
+    const shell = { DFSTORE_CLOUDMAP_NAMESPACE: 'prod.local', DFSTORE_MAX_REPLICAS: '7' };
+    const config = loadManagerEnv({ ...shell, ...managerFunctionEnvOf(plan) });
+    expect(config.cloudMap).toBeUndefined();
+    expect(config.peerConfig.maxReplicas).toBe(3);
   });
 
   it('gives each daemon an environment the peer config accepts: role, id, loopback, the manager', async () => {
