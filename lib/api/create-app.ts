@@ -4,17 +4,25 @@ import { assertNoDotSegments } from './object-path.ts';
 import type { ObjectService } from './object-service.ts';
 import { createBucket, listMetadatas } from './routes/buckets.ts';
 import { deleteObject, getObject, headObject, putObject } from './routes/objects.ts';
+import { addUploadRoutes } from './routes/uploads.ts';
+import type { UploadSessions } from './upload-sessions.ts';
 
 export interface ApiDeps {
   readonly service: ObjectService;
   readonly logger?: ErrorLogger;
+  /**
+   * Hosts that cannot carry large bodies (the object API function): mounts the upload-session
+   * routes and reports `inlineLimit` (bytes) in `GET /metadata`, so that the project's CLI knows
+   * when to open a session. Other clients ignore the extra field.
+   */
+  readonly uploads?: { readonly sessions: UploadSessions; readonly inlineLimit: number };
 }
 
 /**
  * The dfstore HTTP API (PROTOCOL.md §2), one route table for every host: the peer daemon
  * (@hono/node-server), the object API function (serverless-http) and tests (`app.request`).
  */
-export function createApiApp({ service, logger }: ApiDeps): Hono {
+export function createApiApp({ service, logger, uploads }: ApiDeps): Hono {
   const app = new Hono({ strict: true });
   app.onError(createErrorHandler(logger));
   app.notFound(notFoundHandler);
@@ -26,7 +34,8 @@ export function createApiApp({ service, logger }: ApiDeps): Hono {
   app.get('/healthy', (c) => c.json('OK'));
   app.get('/metadata', (c) => {
     const { name, region, endpoint } = service.metadata();
-    return c.json({ Name: name, Region: region, Endpoint: endpoint });
+    const limit = uploads ? { inlineLimit: uploads.inlineLimit } : {};
+    return c.json({ Name: name, Region: region, Endpoint: endpoint, ...limit });
   });
 
   app.post('/buckets/:bucket', (c) => createBucket(c, service));
@@ -37,5 +46,6 @@ export function createApiApp({ service, logger }: ApiDeps): Hono {
   );
   app.put('/buckets/:bucket/objects/*', (c) => putObject(c, service));
   app.delete('/buckets/:bucket/objects/*', (c) => deleteObject(c, service));
+  if (uploads) addUploadRoutes(app, uploads.sessions);
   return app;
 }

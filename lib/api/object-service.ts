@@ -20,6 +20,16 @@ export interface ObjectService {
   headObject(bucket: string, key: string): Promise<ObjectMetadata>;
   getObject(bucket: string, key: string, options: ServiceGetOptions): Promise<ServiceGetResult>;
   /**
+   * Hosts with an inline body limit (the object API function) implement this instead of serving
+   * every GET inline: the answer is the object, or a URL the client is sent to with a 307 (a
+   * presigned backend GET, which honours the client's Range). The GET route prefers it.
+   */
+  getObjectOrRedirect?(
+    bucket: string,
+    key: string,
+    options: ServiceGetOptions,
+  ): Promise<ServiceGetResult | ServiceGetRedirect>;
+  /**
    * Stores the `file` part as it streams in. `form()` resolves once the whole multipart body has
    * been parsed (mode, filter and maxReplicas may come after the file); it rejects on bad fields.
    * The object becomes visible only when this resolves, per the write mode's durability rule.
@@ -47,6 +57,11 @@ export interface ServiceGetResult {
   readonly metadata: ObjectMetadata;
   readonly body: Readable;
   readonly range?: ResolvedRange;
+}
+
+export interface ServiceGetRedirect {
+  /** Absolute URL for the `Location` of a 307. */
+  readonly redirect: string;
 }
 
 export interface PutFormFields {

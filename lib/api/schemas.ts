@@ -51,7 +51,8 @@ export function parseListQuery(query: Record<string, string>): ListObjectsOption
   };
 }
 
-function firstIssue(error: z.ZodError): string {
+/** The first issue of a failed parse, as a 422 message (`path: message`). */
+export function firstIssue(error: z.ZodError): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid request';
   return issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message;

@@ -102,16 +102,3 @@ export function isTextContentType(contentType: string | undefined): boolean {
   if (type.startsWith('text/')) return true;
   return /^[a-z0-9.+-]+\/(?:[a-z0-9.+-]*\+)?(?:json|xml|javascript|x-javascript)$/.test(type);
 }
-
-/**
- * serverless-http's `binary` option: which responses the function returns as base64. Encoded
- * bodies (gzip, br, …) are binary whatever their type. serverless-http decodes the others as
- * UTF-8, so a function that serves arbitrary bytes under a text type (user objects) must pass
- * `binary: true` instead.
- */
-export function isBinaryResponse(headers: Readonly<Record<string, unknown>>): boolean {
-  const encoding = headers['content-encoding'];
-  if (typeof encoding === 'string' && encoding !== '' && encoding !== 'identity') return true;
-  const type = headers['content-type'];
-  return !isTextContentType(typeof type === 'string' ? type : undefined);
-}

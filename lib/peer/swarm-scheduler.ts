@@ -29,6 +29,40 @@ export interface PieceSchedulerOptions {
   readonly maxFailures?: number;
   /** In [0, 1); breaks ties. Default Math.random. */
   readonly random?: () => number;
+  /**
+   * Peer IDs of the seed peers (the task's owners). Their uplink carries the first copy of
+   * every piece into the swarm, so while other downloaders are known it is kept for that: a
+   * piece only seed peers hold ("seed-only") is fetched from them by one downloader (round
+   * robin by piece index over the known downloaders, see #plan), `firstCopies` at a time, and
+   * by the others only once it stayed seed-only for the grace time; a piece some peer holds is
+   * fetched from peers, and from seed peers only in the end game (a seed peer holds the whole
+   * task and no wanted piece is seed-only). Before other downloaders are known, a seed peer
+   * that does not hold the whole task yet (it is still reading the backend) serves only
+   * seed-only pieces, `firstCopies` at a time. Default none: every holder is alike.
+   */
+  readonly seedPeers?: ReadonlySet<string>;
+  /** This downloader's peer ID: its place in the round robin. */
+  readonly self?: string;
+  /**
+   * How long a seed-only piece another downloader should take is left to it, on top of twice
+   * the time our own first copies take (so slower links wait longer). Default 1000 ms.
+   */
+  readonly seedGraceMs?: number;
+  /** First copies (seed-only pieces) in flight from seed peers at once. Default 1. */
+  readonly firstCopies?: number;
+  /** Milliseconds clock. Default Date.now. */
+  readonly now?: () => number;
+}
+
+/** What one assign() round knows of the swarm (see #plan). */
+interface Plan {
+  readonly live: PieceSource[];
+  /** Wanted pieces only seed peers hold. */
+  readonly seedOnly: ReadonlySet<number>;
+  /** Seed peers serve any piece: the end game, or not rationed. */
+  readonly seedsFree: boolean;
+  /** Whether this downloader may fetch seed-only piece `index` from a seed peer now. */
+  ready(index: number): boolean;
 }
 
 /**
@@ -38,14 +72,28 @@ export interface PieceSchedulerOptions {
  * the download reports each outcome back.
  */
 export class PieceScheduler {
-  readonly #options: Required<PieceSchedulerOptions>;
+  readonly #options: Required<Omit<PieceSchedulerOptions, 'self'>> & { self?: string };
   readonly #sources = new Map<string, PieceSource>();
   readonly #inFlight = new Set<number>();
   /** Sources that failed a piece: asked for it again only when no other holder is free. */
   readonly #failedBy = new Map<number, Set<string>>();
+  /** Seed-only pieces → when this download first saw them so. */
+  readonly #seedOnlySince = new Map<number, number>();
+  /** First copies in flight → when they were assigned. */
+  readonly #firstCopies = new Map<number, number>();
+  /** Smoothed duration of our first copies (ms); undefined until one landed. */
+  #firstCopyMs: number | undefined;
 
   constructor(options: PieceSchedulerOptions) {
-    this.#options = { maxFailures: 2, random: Math.random, ...options };
+    this.#options = {
+      maxFailures: 2,
+      random: Math.random,
+      seedPeers: new Set<string>(),
+      seedGraceMs: 1_000,
+      firstCopies: 1,
+      now: Date.now,
+      ...options,
+    };
   }
 
   get inFlight(): number {
@@ -92,17 +140,26 @@ export class PieceScheduler {
    */
   assign(wanted: (index: number) => boolean): Assignment[] {
     const out: Assignment[] = [];
+    const plan = this.#plan(wanted);
     while (this.#inFlight.size < this.#options.concurrency) {
-      const next = this.#pick(wanted);
+      const next = this.#pick(wanted, plan);
       if (!next) break;
       this.#inFlight.add(next.index);
       next.source.inFlight++;
+      if (!plan.seedsFree && plan.seedOnly.has(next.index)) {
+        this.#firstCopies.set(next.index, this.#options.now());
+      }
       out.push(next);
     }
     return out;
   }
 
   landed(assignment: Assignment): void {
+    const since = this.#firstCopies.get(assignment.index);
+    if (since !== undefined) {
+      const ms = this.#options.now() - since;
+      this.#firstCopyMs = this.#firstCopyMs === undefined ? ms : 0.7 * this.#firstCopyMs + 0.3 * ms;
+    }
     this.released(assignment);
     this.#failedBy.delete(assignment.index);
   }
@@ -122,13 +179,77 @@ export class PieceScheduler {
 
   /** The fetch ended without blaming the source (the download stopped). */
   released(assignment: Assignment): void {
+    this.#firstCopies.delete(assignment.index);
     if (this.#inFlight.delete(assignment.index)) assignment.source.inFlight--;
   }
 
-  #pick(wanted: (index: number) => boolean): Assignment | undefined {
+  #isSeed(source: PieceSource): boolean {
+    return this.#options.seedPeers.has(source.node.peerId);
+  }
+
+  /**
+   * The round's view: which wanted pieces are seed-only (and since when), whether seed peers
+   * are rationed, and the round robin. The downloaders are this one and every listed peer
+   * that is not a seed peer and lacks some piece (one that has all fetches nothing), sorted by
+   * peer ID, so that every downloader with the same view gives piece i to the same one.
+   */
+  #plan(wanted: (index: number) => boolean): Plan {
     const live = [...this.#sources.values()].filter((s) => s.listed && !s.dropped);
+    const { self, seedPeers, pieceCount, seedGraceMs, now } = this.#options;
+    const others = live.filter((s) => !this.#isSeed(s) && !s.have.full).map((s) => s.node.peerId);
+    const downloaders = self === undefined ? [] : [self, ...others].sort();
+    const rationed = seedPeers.size > 0 && downloaders.length > 1;
+    const seedOnly = new Set<number>();
+    const at = now();
+    for (let index = 0; index < pieceCount; index++) {
+      let seedHas = false;
+      let peerHas = false;
+      for (const source of live) {
+        if (!source.have.has(index)) continue;
+        if (this.#isSeed(source)) seedHas = true;
+        else peerHas = true;
+      }
+      if (seedHas && !peerHas) {
+        if (!this.#seedOnlySince.has(index)) this.#seedOnlySince.set(index, at);
+        if (wanted(index)) seedOnly.add(index);
+      } else {
+        this.#seedOnlySince.delete(index);
+      }
+    }
+    const seedComplete = live.some((s) => this.#isSeed(s) && s.have.full);
+    // Twice what our own first copies take (the one in flight counts once it runs longer).
+    let copyMs = this.#firstCopyMs ?? 0;
+    for (const since of this.#firstCopies.values()) copyMs = Math.max(copyMs, at - since);
+    const grace = seedGraceMs + 2 * copyMs;
+    return {
+      live,
+      seedOnly,
+      // A seed peer still reading the backend keeps its uplink for first copies even before
+      // other downloaders are known (they are listed only once they hold a piece).
+      seedsFree: seedPeers.size === 0 || (seedComplete && (!rationed || seedOnly.size === 0)),
+      ready: (index) =>
+        !rationed ||
+        downloaders[index % downloaders.length] === self ||
+        at - (this.#seedOnlySince.get(index) ?? at) >= grace,
+    };
+  }
+
+  /** Whether `source` may serve `index` in this round (limits aside). */
+  #usable(source: PieceSource, index: number, plan: Plan): boolean {
+    if (!source.have.has(index) || source.inFlight >= this.#options.perSource) return false;
+    if (plan.seedsFree || !this.#isSeed(source)) return true;
+    // A seed peer serves first copies only, `firstCopies` at a time per download.
+    return (
+      plan.seedOnly.has(index) &&
+      plan.ready(index) &&
+      this.#firstCopies.size < this.#options.firstCopies
+    );
+  }
+
+  #pick(wanted: (index: number) => boolean, plan: Plan): Assignment | undefined {
+    const { live } = plan;
     if (live.length === 0) return undefined;
-    const { pieceCount, perSource, random } = this.#options;
+    const { pieceCount, random } = this.#options;
     let best: number | undefined;
     let bestRarity = Number.POSITIVE_INFINITY;
     let ties = 0;
@@ -139,7 +260,7 @@ export class PieceScheduler {
       for (const source of live) {
         if (!source.have.has(index)) continue;
         rarity++;
-        if (source.inFlight < perSource) free = true;
+        if (!free && this.#usable(source, index, plan)) free = true;
       }
       if (!free || rarity > bestRarity) continue;
       if (rarity < bestRarity) {
@@ -152,19 +273,19 @@ export class PieceScheduler {
       }
     }
     if (best === undefined) return undefined;
-    const source = this.#sourceFor(best, live);
+    const source = this.#sourceFor(best, plan);
     return source ? { index: best, source } : undefined;
   }
 
-  /** The free holder of `index` that did not fail it, least busy first, random among equals. */
-  #sourceFor(index: number, live: PieceSource[]): PieceSource | undefined {
+  /** The usable holder of `index` that did not fail it, least busy first, random among equals. */
+  #sourceFor(index: number, plan: Plan): PieceSource | undefined {
     const failed = this.#failedBy.get(index);
     const { perSource, random } = this.#options;
     let best: PieceSource | undefined;
     let bestScore = Number.POSITIVE_INFINITY;
     let ties = 0;
-    for (const source of live) {
-      if (!source.have.has(index) || source.inFlight >= perSource) continue;
+    for (const source of plan.live) {
+      if (!this.#usable(source, index, plan)) continue;
       const score = (failed?.has(source.node.peerId) ? perSource + 1 : 0) + source.inFlight;
       if (score > bestScore) continue;
       if (score < bestScore) {

@@ -11,6 +11,8 @@ export interface SwarmViewOptions {
   readonly concurrency: number;
   readonly perSource: number;
   readonly logger: Logger;
+  /** Peer IDs of the task's owners (seed peers): see PieceSchedulerOptions.seedPeers. */
+  readonly seedPeers?: ReadonlySet<string>;
 }
 
 /**
@@ -31,6 +33,8 @@ export class SwarmView {
       pieceCount: layout.pieceCount,
       concurrency: options.concurrency,
       perSource: options.perSource,
+      self: options.self.peerId,
+      seedPeers: options.seedPeers,
     });
   }
 

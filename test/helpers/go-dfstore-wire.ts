@@ -127,7 +127,11 @@ export interface WireRequest {
 export class WireClient {
   readonly #pool: Pool;
 
-  constructor(readonly origin: string) {
+  /** `headers` go with every request (e.g. the Basic credentials of an authenticated front). */
+  constructor(
+    readonly origin: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
     this.#pool = new Pool(origin, { connections: 8 });
   }
 
@@ -135,7 +139,7 @@ export class WireClient {
     const response = await this.#pool.request({
       method,
       path,
-      headers: { 'user-agent': GO_USER_AGENT, ...request.headers },
+      headers: { 'user-agent': GO_USER_AGENT, ...this.headers, ...request.headers },
       body: request.body,
     });
     const body = Buffer.from(await response.body.arrayBuffer());

@@ -11,6 +11,13 @@ export interface DfstoreProtocolFixture {
   readonly api: string;
   /** What `GET /metadata` must report as `Name`. */
   readonly backendName: 's3' | 'oss' | 'fs';
+  /** Sent with every request (the object API function's credentials). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * The host's inline body limit (the object API function): `GET /metadata` also reports it,
+   * and objects above it are left out (they take redirects and upload sessions instead).
+   */
+  readonly inlineLimit?: number;
   close(): Promise<void>;
 }
 
@@ -34,11 +41,12 @@ export function testDfstoreProtocol(
 
     beforeAll(async () => {
       fixture = await setup();
-      const http = new WireClient(fixture.api);
+      const http = new WireClient(fixture.api, fixture.headers);
       const bucket = `protocol-${randomBytes(5).toString('hex')}`;
       const created = await http.send('POST', `/buckets/${bucket}`, { body: Buffer.alloc(0) });
       expect(created.status, 'POST /buckets/:bucket in setup').toBe(200);
-      target = { api: fixture.api, backendName: fixture.backendName, bucket, http };
+      const { api, backendName, inlineLimit } = fixture;
+      target = { api, backendName, bucket, http, inlineLimit };
     });
     afterAll(async () => {
       await target?.http.close();
@@ -56,7 +64,10 @@ export function testDfstoreProtocol(
         const response = await t().http.send('GET', '/metadata');
         expect(response.status).toBe(200);
         const body = json(response) as Record<string, unknown>;
-        expect(Object.keys(body).sort()).toEqual(['Endpoint', 'Name', 'Region']);
+        const limit = t().inlineLimit;
+        const extra = limit === undefined ? [] : ['inlineLimit'];
+        expect(Object.keys(body).sort()).toEqual(['Endpoint', 'Name', 'Region', ...extra]);
+        if (limit !== undefined) expect(body.inlineLimit).toBe(limit);
         expect(body.Name).toBe(t().backendName);
         expect(typeof body.Region).toBe('string');
         expect(typeof body.Endpoint).toBe('string');

@@ -35,11 +35,11 @@ export async function getObject(c: Context, service: ObjectService): Promise<Res
   const rangeHeader = c.req.header('range');
   const range = rangeHeader ? parseRangeHeader(rangeHeader) : undefined;
   const filter = c.req.query('filter');
-  const result = await service.getObject(bucket, key, {
-    range,
-    filter: filter || undefined,
-    signal: c.req.raw.signal,
-  });
+  const options = { range, filter: filter || undefined, signal: c.req.raw.signal };
+  const result = service.getObjectOrRedirect
+    ? await service.getObjectOrRedirect(bucket, key, options)
+    : await service.getObject(bucket, key, options);
+  if ('redirect' in result) return c.redirect(result.redirect, 307);
   setObjectHeaders(c, result.metadata);
   if (result.range) {
     c.header('Content-Range', formatContentRange(result.range, result.metadata.contentLength));

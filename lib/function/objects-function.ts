@@ -1,0 +1,151 @@
+import type { Hono } from 'hono';
+import { Agent } from 'undici';
+import { createBackend } from '../backends/create-backend.ts';
+import { createDfstoreClient, type DfstoreClient } from '../client/dfstore-client.ts';
+import type { ObjectsFunctionConfig } from '../config/objects-function-env.ts';
+import type { FunctionUrlHandler } from '../local/function-url.ts';
+import {
+  createCloudMapMembership,
+  type DiscoverInstancesClient,
+} from '../manager/membership/cloudmap-membership.ts';
+import type { MembershipSource } from '../manager/membership/membership-source.ts';
+import { createStaticMembership } from '../manager/membership/static-membership.ts';
+import { contextualLogger, type Logger } from '../observability/logger.ts';
+import { createP2pClient } from '../peer/p2p-client.ts';
+import { type GetSecretValueClient, secretTokenSource, staticTokenSource } from './api-token.ts';
+import { createObjectsFunctionApp } from './app.ts';
+import type { FunctionAuth } from './auth.ts';
+import { createEmfRecorder } from './emf.ts';
+import { createFunctionObjectService } from './function-object-service.ts';
+import { createLambdaHandler } from './lambda-handler.ts';
+import { createSeedPeerObjectService } from './seed-peer-service.ts';
+import { createSeedPeerDirectory } from './seed-peers.ts';
+import { createUploadSessions } from './upload-sessions.ts';
+
+export interface ObjectsFunctionOptions {
+  readonly logger: Logger;
+  /** Test seams; by default AWS SDK clients from the default region and credential chain. */
+  readonly secretsClient?: GetSecretValueClient;
+  readonly cloudMapClient?: DiscoverInstancesClient;
+  /** Where EMF lines go (default stdout). */
+  readonly writeMetric?: (line: string) => void;
+}
+
+export interface ObjectsFunction {
+  readonly handler: FunctionUrlHandler;
+  readonly app: Hono;
+  /** Closes connection pools (tests; Lambda just freezes the process). */
+  close(): Promise<void>;
+}
+
+/** Connection setup to a seed peer; past it the seed peer counts as unreachable. */
+const CONNECT_TIMEOUT_MS = 3_000;
+/** A seed peer's answer to a small request (a WriteBack PUT waits for the backend). */
+const SEED_PEER_TIMEOUT_MS = 25_000;
+/** A holder landing a pending write-back before a large GET is redirected. */
+const FLUSH_TIMEOUT_MS = 60_000;
+
+/**
+ * Builds the object API function from its config (lib/config/objects-function-env.ts): the
+ * backend, the seed-peer membership, clients, the ObjectService and upload sessions, the app and
+ * the Lambda handler. Everything here lives as long as the execution environment.
+ */
+export async function createObjectsFunction(
+  config: ObjectsFunctionConfig,
+  options: ObjectsFunctionOptions,
+): Promise<ObjectsFunction> {
+  const { logger } = options;
+  const backend = await createBackend(config.backend);
+  const seedPeers = createSeedPeerDirectory({ source: membershipOf(config, options), logger });
+  const dispatcher = new Agent({
+    connect: { timeout: CONNECT_TIMEOUT_MS },
+    keepAliveTimeout: 30_000,
+  });
+  const p2p = createP2pClient({ dispatcher, headersTimeoutMs: FLUSH_TIMEOUT_MS });
+  const clients = new Map<string, DfstoreClient>();
+  const clientOf = (objectApi: string): DfstoreClient => {
+    let client = clients.get(objectApi);
+    if (!client) {
+      client = createDfstoreClient({
+        endpoint: objectApi,
+        dispatcher,
+        headersTimeoutMs: SEED_PEER_TIMEOUT_MS,
+        bodyTimeoutMs: SEED_PEER_TIMEOUT_MS,
+      });
+      clients.set(objectApi, client);
+    }
+    return client;
+  };
+  const requestLogger = contextualLogger(logger);
+  const service = createFunctionObjectService({
+    backend,
+    seedPeers,
+    seedPeerService: (peer) => createSeedPeerObjectService(clientOf(peer.objectApi)),
+    p2p,
+    inlineLimit: config.inlineLimit,
+    redirectTtlSeconds: config.redirectTtlSeconds,
+    flushTimeoutMs: FLUSH_TIMEOUT_MS,
+    logger: requestLogger,
+  });
+  const uploads = createUploadSessions({
+    backend,
+    seedPeers,
+    p2p,
+    filter: config.filter,
+    defaultMaxReplicas: config.maxReplicas,
+    partUrlTtlSeconds: config.uploadTtlSeconds,
+    logger: requestLogger,
+  });
+  const app = createObjectsFunctionApp({
+    service,
+    uploads,
+    inlineLimit: config.inlineLimit,
+    auth: authOf(config, options),
+    logger: requestLogger,
+  });
+  const handler = createLambdaHandler({
+    fetch: app.fetch,
+    logger,
+    recordMetric: config.emfMetrics ? createEmfRecorder(options.writeMetric) : undefined,
+  });
+  return {
+    handler,
+    app,
+    async close() {
+      await p2p.close();
+      await dispatcher.close();
+    },
+  };
+}
+
+function membershipOf(config: ObjectsFunctionConfig, options: ObjectsFunctionOptions) {
+  const membership = config.membership;
+  switch (membership.kind) {
+    case 'static':
+      return createStaticMembership(membership.seedPeers);
+    case 'cloudMap':
+      return createCloudMapMembership({
+        namespace: membership.namespace,
+        service: membership.service,
+        cacheTtlMs: membership.cacheTtlMs,
+        client: options.cloudMapClient,
+        logger: options.logger,
+      });
+    case 'none':
+      return { list: async () => [] } satisfies MembershipSource;
+  }
+}
+
+function authOf(config: ObjectsFunctionConfig, options: ObjectsFunctionOptions): FunctionAuth {
+  const auth = config.auth;
+  if (auth.mode === 'iam') return { mode: 'iam' };
+  if ('token' in auth) return { mode: 'token', tokens: staticTokenSource(auth.token) };
+  return {
+    mode: 'token',
+    tokens: secretTokenSource({
+      secretArn: auth.secretArn,
+      client: options.secretsClient,
+      logger: options.logger,
+    }),
+  };
+}
