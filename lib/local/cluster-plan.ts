@@ -15,7 +15,8 @@ import { DEFAULT_API_PORT, DEFAULT_PIECE_PORT } from '../config/peer-config-sche
  * | peer-1                         | 65004 (CLI default) | 65002                   |
  * | peer-j, j = 2..16              | 65060 + j           | 65080 + j               |
  * | seed-peer-i, 1..16             | 65020 + i           | 65040 + i               |
- * | objects (function host, TODO)  | 65100               |                         |
+ * | objects (function host)        | 65100               |                         |
+ * | fs presigned URLs (in-process) | 65101               |                         |
  *
  * e.g. seed-peer-1 = 65021 / 65041, peer-2 = 65062 / 65082. Every daemon port stays below 65100
  * (the object API function's). With `DFSTORE_PORTS=ephemeral` the caller passes free ports
@@ -33,6 +34,8 @@ export const LOCAL_REFRESH_INTERVAL = '30s';
 export const LOOPBACK = '127.0.0.1';
 /** The object API function's local port (DESIGN.md §1). */
 export const OBJECTS_FUNCTION_PORT = 65100;
+/** Serves the fs backend's presigned URLs (what S3 does for the function's redirects). */
+export const PRESIGN_PORT = 65101;
 
 export type NodeRole = 'seed-peer' | 'peer';
 
@@ -61,13 +64,10 @@ export interface ClusterPlan {
   readonly logsDir: string;
   /** The manager function, served by the local function host. */
   readonly manager: PlannedFunction & { readonly name: 'manager' };
-  /**
-   * TODO(objects function): the object API function (functions/objects.ts, being written) on
-   * 127.0.0.1:65100. Planned but NOT STARTED by start.ts yet. To start it: take its port from the
-   * ephemeral list too (portsNeeded + 1), give it an environment like managerFunctionEnvOf, and
-   * start it in start.ts where marked.
-   */
+  /** The object API function, served by the local function host (65100). */
   readonly objectsFunction: PlannedFunction & { readonly name: 'objects' };
+  /** The fs backend's presigned URLs (65101): large GETs and upload-session parts go there. */
+  readonly presignPort: number;
   readonly seedPeers: readonly PlannedNode[];
   readonly peers: readonly PlannedNode[];
 }
@@ -131,9 +131,12 @@ function count(
   return n;
 }
 
-/** Ports `planCluster` takes from a `ports` list, in order: manager, seed peers, peers. */
+/**
+ * Ports `planCluster` takes from a `ports` list, in order: manager, seed peers, peers, then the
+ * objects function and the presigned-URL server.
+ */
 export function portsNeeded(options: StartOptions): number {
-  return 1 + 2 * (options.seedPeers + options.peers);
+  return 3 + 2 * (options.seedPeers + options.peers);
 }
 
 /**
@@ -178,10 +181,11 @@ export function planCluster(
     },
     objectsFunction: {
       name: 'objects',
-      port: OBJECTS_FUNCTION_PORT,
+      port: ports?.[portsNeeded(options) - 2] ?? OBJECTS_FUNCTION_PORT,
       handler: 'functions/objects.ts',
       logFile: join(logsDir, 'objects.log'),
     },
+    presignPort: ports?.[portsNeeded(options) - 1] ?? PRESIGN_PORT,
     seedPeers: range(options.seedPeers).map((i) => node('seed-peer', i)),
     peers: range(options.peers).map((j) => node('peer', j)),
   };
@@ -221,6 +225,34 @@ export function managerFunctionEnvOf(plan: ClusterPlan): Record<string, string> 
     DFSTORE_MAX_REPLICAS: '',
     DFSTORE_FILTER: '',
     DFSTORE_REFRESH_INTERVAL: LOCAL_REFRESH_INTERVAL,
+  };
+}
+
+/**
+ * The objects function's environment (config/objects-function-env.ts): the shared fs backend with
+ * presigned URLs served on `presignPort`, the seed peers, and the API token clients present.
+ */
+export function objectsFunctionEnvOf(
+  plan: ClusterPlan,
+  secrets: { readonly presignSecret: string; readonly apiToken: string },
+): Record<string, string> {
+  const manager = managerFunctionEnvOf(plan);
+  return {
+    DFSTORE_BACKEND: JSON.stringify({
+      name: 'fs',
+      root: plan.backendDir,
+      presign: { baseUrl: `http://${LOOPBACK}:${plan.presignPort}`, secret: secrets.presignSecret },
+    }),
+    DFSTORE_SEED_PEERS: manager.DFSTORE_SEED_PEERS ?? '[]',
+    DFSTORE_CLOUDMAP_NAMESPACE: '',
+    DFSTORE_CLOUDMAP_SERVICE: '',
+    DFSTORE_CLOUDMAP_CACHE_TTL: '',
+    DFSTORE_AUTH: 'token',
+    DFSTORE_API_TOKEN: secrets.apiToken,
+    DFSTORE_API_TOKEN_SECRET_ARN: '',
+    DFSTORE_INLINE_LIMIT: '',
+    DFSTORE_MAX_REPLICAS: '',
+    DFSTORE_FILTER: '',
   };
 }
 

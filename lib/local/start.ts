@@ -1,12 +1,17 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createFsBackend } from '../backends/fs-backend.ts';
+import { createFsPresignApp } from '../backends/fs-presign-app.ts';
 import { DEFAULT_ENDPOINT } from '../client/endpoint.ts';
+import { startListener } from '../peer/http-listener.ts';
 import {
   type ClusterPlan,
   daemonEnvOf,
   functionHostArgs,
   managerFunctionEnvOf,
+  objectsFunctionEnvOf,
   type PlannedNode,
   parseStartArgs,
   planCluster,
@@ -21,7 +26,9 @@ import { createSupervisor } from './supervisor.ts';
  * `npm start [-- --seed-peers N --peers M]`: the local cluster on 127.0.0.1 with the embedded fs
  * backend under ./.dfstore/ (DFSTORE_HOME moves it): the manager first (its Lambda handler,
  * functions/manager.ts, behind the local function host), then the seed peers, then the peers
- * (ports and names: cluster-plan.ts). Each process logs to .dfstore/logs/
+ * (ports and names: cluster-plan.ts), then the object API function (functions/objects.ts) behind
+ * the function host on 65100, with the fs backend's presigned URLs served from this process on
+ * 65101 (S3's part for large GETs and upload sessions). Each process logs to .dfstore/logs/
  * <name>.log. A process that dies stops the rest (exit 1, naming its log); Ctrl-C or SIGTERM
  * stops them all (exit 0 when every process stopped cleanly). `DFSTORE_PORTS=ephemeral` uses
  * free ports instead of the fixed ones: tests, or a second cluster next to a running one.
@@ -91,11 +98,33 @@ try {
     env: { ...logLevel, ...managerFunctionEnvOf(plan) },
     logFile: plan.manager.logFile,
   });
-  // TODO(objects function): start plan.objectsFunction here (127.0.0.1:65100) like the manager,
-  // once functions/objects.ts exists, and add it to the banner. Not started yet.
   const seedPeers = await Promise.all(plan.seedPeers.map(startDaemon));
   const peers = await Promise.all(plan.peers.map(startDaemon));
-  process.stdout.write(banner(plan, String(manager.url), [...seedPeers, ...peers]));
+  const secrets = {
+    presignSecret: randomBytes(32).toString('hex'),
+    apiToken: randomBytes(24).toString('base64url'),
+  };
+  const presign = await startListener({
+    name: 'presign',
+    app: createFsPresignApp(createFsBackend({ name: 'fs', root: plan.backendDir }), {
+      secret: secrets.presignSecret,
+    }),
+    tcpListen: { listen: '127.0.0.1', port: { start: plan.presignPort, end: plan.presignPort } },
+  });
+  const objects = await supervisor.start({
+    name: plan.objectsFunction.name,
+    script: bin('dfstore-function-host.js'),
+    args: functionHostArgs(plan.objectsFunction, root),
+    env: { ...logLevel, ...objectsFunctionEnvOf(plan, secrets) },
+    logFile: plan.objectsFunction.logFile,
+  });
+  const functionUrl = new URL(String(objects.url));
+  process.stdout.write(
+    banner(plan, String(manager.url), [...seedPeers, ...peers], {
+      url: `http://dfstore:${secrets.apiToken}@${functionUrl.host}`,
+      presign: presign.url,
+    }),
+  );
 } catch (error) {
   // A signal during the start stops everything on its own; exits are expected then.
   if (!supervisor.stopping) {
@@ -105,7 +134,12 @@ try {
   }
 }
 
-function banner(cluster: ClusterPlan, manager: string, ready: Record<string, unknown>[]): string {
+function banner(
+  cluster: ClusterPlan,
+  manager: string,
+  ready: Record<string, unknown>[],
+  objects: { url: string; presign: string },
+): string {
   const nodes = [...cluster.seedPeers, ...cluster.peers];
   const width = Math.max(...nodes.map((node) => node.name.length), 'manager'.length) + 2;
   const pad = (name: string) => `  ${name.padEnd(width)}`;
@@ -119,6 +153,7 @@ function banner(cluster: ClusterPlan, manager: string, ready: Record<string, unk
       (node, i) =>
         `${pad(node.name)}object API ${ready[i]?.api}   piece server ${ready[i]?.pieces}`,
     ),
+    `${pad('objects')}${objects.url}   (the object API function; presigned URLs ${objects.presign})`,
     `${pad('backend')}fs under ${cluster.backendDir}`,
     `${pad('logs')}${cluster.logsDir}`,
     '',

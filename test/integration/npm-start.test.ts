@@ -116,6 +116,21 @@ describe('npm start', () => {
     expect(down.code).toBe(0);
     expect((await readFile(target)).equals(data)).toBe(true);
 
+    // The object API function on its function host: 6 MiB (over its inline limit) goes up
+    // through an upload session and comes back through a 307 to a presigned fs URL.
+    const functionUrl = /^\s+objects\s+(http:\/\/dfstore:\S+@127\.0\.0\.1:\d+)\s/m.exec(out)?.[1];
+    expect(functionUrl, out).toBeDefined();
+    const big = randomBytes(6 * 1024 * 1024 + 3);
+    await writeFile(source, big);
+    const viaFunction = await dfstore(functionUrl ?? '', ['cp', source, 'dfs://start-bucket/big']);
+    expect(viaFunction.stderr).toBe('');
+    const back = await dfstore(functionUrl ?? '', ['cp', 'dfs://start-bucket/big', target]);
+    expect(back.stderr).toBe('');
+    expect((await readFile(target)).equals(big)).toBe(true);
+    const noToken = functionUrl?.replace(/dfstore:[^@]+@/, '') ?? '';
+    const refused = await dfstore(noToken, ['stat', 'dfs://start-bucket/big']);
+    expect(refused.code).toBe(1);
+
     await stopWithCtrlC(started);
   });
 

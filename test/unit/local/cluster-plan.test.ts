@@ -5,6 +5,7 @@ import {
   daemonEnvOf,
   functionHostArgs,
   managerFunctionEnvOf,
+  objectsFunctionEnvOf,
   parseStartArgs,
   planCluster,
   portsNeeded,
@@ -93,9 +94,11 @@ describe('planCluster with the fixed ports', () => {
 describe('planCluster with given (ephemeral) ports', () => {
   it('hands them out in order: manager, seed peers, peers (API, then pieces)', () => {
     const options = { seedPeers: 1, peers: 2 };
-    expect(portsNeeded(options)).toBe(7);
-    const plan = planCluster(home, options, [1001, 1002, 1003, 1004, 1005, 1006, 1007]);
+    expect(portsNeeded(options)).toBe(9);
+    const plan = planCluster(home, options, [1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009]);
     expect(plan.manager.port).toBe(1001);
+    expect(plan.objectsFunction.port).toBe(1008);
+    expect(plan.presignPort).toBe(1009);
     const ports = [...plan.seedPeers, ...plan.peers].map((n) => [n.apiPort, n.piecePort]);
     expect(ports).toEqual([
       [1002, 1003],
@@ -106,7 +109,7 @@ describe('planCluster with given (ephemeral) ports', () => {
 
   it('refuses too few ports', () => {
     expect(() => planCluster(home, { seedPeers: 1, peers: 1 }, [1, 2, 3, 4])).toThrow(
-      '5 ports needed, 4 given',
+      '7 ports needed, 4 given',
     );
   });
 });
@@ -114,15 +117,27 @@ describe('planCluster with given (ephemeral) ports', () => {
 describe('the generated configs', () => {
   const plan = planCluster(home, { seedPeers: 2, peers: 1 });
 
-  it('keeps a place for the object API function on 65100, outside the ephemeral ports', () => {
+  it('serves the object API function on 65100 and fs presigned URLs on 65101', () => {
     expect(plan.objectsFunction).toEqual({
       name: 'objects',
       port: 65100,
       handler: 'functions/objects.ts',
       logFile: '/srv/dfstore/logs/objects.log',
     });
-    const ephemeral = planCluster(home, { seedPeers: 1, peers: 1 }, [1, 2, 3, 4, 5]);
-    expect(ephemeral.objectsFunction.port).toBe(65100);
+    expect(plan.presignPort).toBe(65101);
+    const env = objectsFunctionEnvOf(plan, {
+      presignSecret: 's'.repeat(32),
+      apiToken: 't'.repeat(32),
+    });
+    expect(JSON.parse(env.DFSTORE_BACKEND ?? '')).toEqual({
+      name: 'fs',
+      root: '/srv/dfstore/backend',
+      presign: { baseUrl: 'http://127.0.0.1:65101', secret: 's'.repeat(32) },
+    });
+    expect(JSON.parse(env.DFSTORE_SEED_PEERS ?? '').map((p: { port: number }) => p.port)).toEqual([
+      65021, 65022,
+    ]);
+    expect(env.DFSTORE_API_TOKEN).toBe('t'.repeat(32));
   });
 
   it('serves the manager function through the function host on loopback', () => {
