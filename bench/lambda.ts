@@ -1,0 +1,87 @@
+// `npm run bench -- lambda [--runs N]`: each Lambda function bundled as deployed (esbuild, ESM,
+// minified, node22, `@aws-sdk/*` external: the Lambda runtime provides it, as CDK's
+// NodejsFunction assumes), its size, and its module init time: a fresh `node` process imports
+// the bundle (config checked, backend, membership and app built) with the environment a
+// deployment sets, N times; the median is reported. Goals: < 500 KB and < 100 ms.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { printTable, type Row, writeResults } from './lib/report.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 7;
+const KB = 1000;
+// Bundles go under node_modules/.cache so that their external @aws-sdk/* imports resolve from
+// the repository's node_modules (ESM ignores NODE_PATH), as from the runtime's copy on Lambda.
+const buildRoot = join(root, 'node_modules', '.cache', 'dfstore-bench-lambda');
+mkdirSync(buildRoot, { recursive: true });
+const seedPeers = JSON.stringify([
+  { id: 'seed-1', hostname: 'seed-1', ip: '10.0.1.7', port: 65004, downloadPort: 65002 },
+]);
+const s3 = JSON.stringify({ name: 's3', region: 'eu-west-1', forcePathStyle: false });
+
+const functions: { name: string; env: Record<string, string> }[] = [
+  {
+    name: 'objects',
+    env: {
+      DFSTORE_BACKEND: s3,
+      DFSTORE_SEED_PEERS: seedPeers,
+      DFSTORE_API_TOKEN: 'bench-token-0123456789abcdef',
+      DFSTORE_LOG_LEVEL: 'warn',
+    },
+  },
+  {
+    name: 'manager',
+    env: { DFSTORE_BACKEND: s3, DFSTORE_SEED_PEERS: seedPeers, DFSTORE_LOG_LEVEL: 'warn' },
+  },
+];
+
+const rows: Row[] = [];
+for (const fn of functions) {
+  const outdir = mkdtempSync(join(buildRoot, `${fn.name}-`));
+  const outfile = join(outdir, 'index.mjs');
+  await build({
+    entryPoints: [join(root, 'functions', `${fn.name}.ts`)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    minify: true,
+    logLevel: 'error',
+    external: ['@aws-sdk/*', 'proxy-agent'],
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
+  });
+  const bytes = statSync(outfile).size;
+  // The timer starts in the importing process just before the import: module evaluation only.
+  const probe = join(outdir, 'probe.mjs');
+  writeFileSync(
+    probe,
+    `const t = performance.now(); await import(${JSON.stringify(outfile)}); ` +
+      'process.stdout.write(String(performance.now() - t));',
+  );
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const out = execFileSync(process.execPath, [probe], {
+      cwd: root,
+      env: { ...process.env, ...fn.env },
+      encoding: 'utf8',
+    });
+    times.push(Number(out));
+  }
+  times.sort((a, b) => a - b);
+  const median = times[Math.floor(times.length / 2)] ?? Number.NaN;
+  rows.push({
+    function: fn.name,
+    'bundle KB': (bytes / KB).toFixed(0),
+    'size goal < 500 KB': bytes < 500 * KB ? 'met' : 'missed',
+    'init ms (median)': median.toFixed(0),
+    'init goal < 100 ms': median < 100 ? 'met' : 'missed',
+  });
+}
+printTable(rows);
+writeResults('lambda', rows, { runs, external: ['@aws-sdk/*'] });
