@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ListObjectsOptions } from '../backends/object-backend.ts';
 import { MAX_LIST_LIMIT } from '../backends/object-backend.ts';
 import { ValidationError } from '../core/errors.ts';

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ObjectMetadata } from '../backends/object-backend.ts';
 import { Headers } from '../core/headers.ts';
 

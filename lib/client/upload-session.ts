@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../core/errors.ts';
 import { DEFAULT_WRITE_MODE } from '../core/write-mode.ts';
 import { bucketPath, withQuery } from './object-path.ts';

@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type BackendConfig, backendConfigSchema } from './backend-config.ts';
-import { ConfigError, formatIssues, issueMessage, readYamlConfig } from './config-file.ts';
+import { ConfigError, formatIssues, issueMessage } from './config-errors.ts';
 import { DEFAULT_OBJECT_STORAGE_FILTER, LOG_LEVELS } from './peer-config-schema.ts';
 import { parseDuration } from './units.ts';
 
-export { ConfigError } from './peer-config.ts';
+export { ConfigError } from './config-errors.ts';
 
 /**
  * The manager's YAML config. Objects are strict so a misspelt key fails loudly. Durations are
@@ -92,27 +92,6 @@ export const MANAGER_ENV_OVERRIDES: Readonly<
   DFSTORE_MANAGER_PORT: { key: 'port' },
   DFSTORE_LOG_LEVEL: { key: 'logLevel' },
 };
-
-/**
- * Reads the YAML config at `path` (none: every default), applies `env` overrides, validates.
- * Throws ConfigError naming the key path of each problem.
- */
-export async function loadManagerConfig(
-  path: string | undefined,
-  env: Readonly<Record<string, string | undefined>>,
-  options: { readonly cwd?: string } = {},
-): Promise<ManagerConfig> {
-  const { raw, source } = await readYamlConfig(path);
-  const input: Record<string, unknown> = { ...raw };
-  const fromEnv = new Map<string, string>();
-  for (const [name, { key }] of Object.entries(MANAGER_ENV_OVERRIDES)) {
-    const value = env[name];
-    if (value === undefined || value === '') continue;
-    input[key] = key === 'port' && /^\d+$/.test(value) ? Number(value) : value;
-    fromEnv.set(key, name);
-  }
-  return parseManagerConfig(input, { ...options, source, fromEnv });
-}
 
 /** Validates a config object (already-parsed YAML) and fills every default. */
 export function parseManagerConfig(

@@ -1,4 +1,4 @@
-import { ConfigError } from './config-file.ts';
+import { ConfigError } from './config-errors.ts';
 import { type ManagerConfig, parseManagerConfig } from './manager-config.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type BackendConfig, backendConfigSchema } from './backend-config.ts';
-import { ConfigError, formatIssues, issueMessage } from './config-file.ts';
+import { ConfigError, formatIssues, issueMessage } from './config-errors.ts';
 import { DEFAULT_OBJECT_STORAGE_FILTER, LOG_LEVELS } from './peer-config-schema.ts';
 import { parseByteSize, parseDuration } from './units.ts';
 

@@ -1,7 +1,6 @@
-import {
+import type {
   GetSecretValueCommand,
-  type GetSecretValueCommandOutput,
-  SecretsManagerClient,
+  GetSecretValueCommandOutput,
 } from '@aws-sdk/client-secrets-manager';
 import { DfstoreError } from '../core/errors.ts';
 import type { LogMethods } from '../observability/logger.ts';
@@ -44,7 +43,8 @@ export interface SecretTokenSourceOptions {
  * Manager outage does not lock every client out.
  */
 export function secretTokenSource(options: SecretTokenSourceOptions): TokenSource {
-  const client = options.client ?? new SecretsManagerClient({});
+  // The SDK loads on the first fetch (~100 ms): a function with a static token never needs it.
+  let client = options.client;
   const ttlMs = options.ttlMs ?? 300_000;
   const now = options.now ?? Date.now;
   let cached: { token: string; at: number } | undefined;
@@ -52,7 +52,11 @@ export function secretTokenSource(options: SecretTokenSourceOptions): TokenSourc
 
   async function fetchToken(): Promise<string> {
     try {
-      const output = await client.send(new GetSecretValueCommand({ SecretId: options.secretArn }));
+      const sdk = await import('@aws-sdk/client-secrets-manager');
+      client ??= new sdk.SecretsManagerClient({});
+      const output = await client.send(
+        new sdk.GetSecretValueCommand({ SecretId: options.secretArn }),
+      );
       const token = tokenOf(output.SecretString);
       cached = { token, at: now() };
       return token;

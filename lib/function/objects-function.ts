@@ -1,7 +1,5 @@
 import type { Hono } from 'hono';
-import { Agent } from 'undici';
 import { createBackend } from '../backends/create-backend.ts';
-import { createDfstoreClient, type DfstoreClient } from '../client/dfstore-client.ts';
 import type { ObjectsFunctionConfig } from '../config/objects-function-env.ts';
 import type { FunctionUrlHandler } from '../local/function-url.ts';
 import {
@@ -11,13 +9,18 @@ import {
 import type { MembershipSource } from '../manager/membership/membership-source.ts';
 import { createStaticMembership } from '../manager/membership/static-membership.ts';
 import { contextualLogger, type Logger } from '../observability/logger.ts';
-import { createP2pClient } from '../peer/p2p-client.ts';
 import { type GetSecretValueClient, secretTokenSource, staticTokenSource } from './api-token.ts';
 import { createObjectsFunctionApp } from './app.ts';
 import type { FunctionAuth } from './auth.ts';
 import { createEmfRecorder } from './emf.ts';
 import { createFunctionObjectService } from './function-object-service.ts';
+import { createHttpCaller } from './http-caller.ts';
 import { createLambdaHandler } from './lambda-handler.ts';
+import {
+  createSeedPeerObjectApi,
+  createSeedPeerP2p,
+  type SeedPeerObjectApi,
+} from './seed-peer-client.ts';
 import { createSeedPeerObjectService } from './seed-peer-service.ts';
 import { createSeedPeerDirectory } from './seed-peers.ts';
 import { createUploadSessions } from './upload-sessions.ts';
@@ -44,6 +47,8 @@ const CONNECT_TIMEOUT_MS = 3_000;
 const SEED_PEER_TIMEOUT_MS = 25_000;
 /** A holder landing a pending write-back before a large GET is redirected. */
 const FLUSH_TIMEOUT_MS = 60_000;
+/** A P2P answer's body (lib/peer/p2p-client.ts's default). */
+const P2P_BODY_TIMEOUT_MS = 30_000;
 
 /**
  * Builds the object API function from its config (lib/config/objects-function-env.ts): the
@@ -57,18 +62,20 @@ export async function createObjectsFunction(
   const { logger } = options;
   const backend = await createBackend(config.backend);
   const seedPeers = createSeedPeerDirectory({ source: membershipOf(config, options), logger });
-  const dispatcher = new Agent({
-    connect: { timeout: CONNECT_TIMEOUT_MS },
-    keepAliveTimeout: 30_000,
+  // node:http, not undici: the bundle stays small (bench/lambda.ts).
+  const http = createHttpCaller({
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    keepAliveTimeoutMs: 30_000,
   });
-  const p2p = createP2pClient({ dispatcher, headersTimeoutMs: FLUSH_TIMEOUT_MS });
-  const clients = new Map<string, DfstoreClient>();
-  const clientOf = (objectApi: string): DfstoreClient => {
+  const p2p = createSeedPeerP2p(http, {
+    headersTimeoutMs: FLUSH_TIMEOUT_MS,
+    bodyTimeoutMs: P2P_BODY_TIMEOUT_MS,
+  });
+  const clients = new Map<string, SeedPeerObjectApi>();
+  const clientOf = (objectApi: string): SeedPeerObjectApi => {
     let client = clients.get(objectApi);
     if (!client) {
-      client = createDfstoreClient({
-        endpoint: objectApi,
-        dispatcher,
+      client = createSeedPeerObjectApi(http, objectApi, {
         headersTimeoutMs: SEED_PEER_TIMEOUT_MS,
         bodyTimeoutMs: SEED_PEER_TIMEOUT_MS,
       });
@@ -112,8 +119,7 @@ export async function createObjectsFunction(
     handler,
     app,
     async close() {
-      await p2p.close();
-      await dispatcher.close();
+      http.close();
     },
   };
 }

@@ -1,8 +1,9 @@
 import { STATUS_CODES } from 'node:http';
 import type { ObjectService } from '../api/object-service.ts';
-import type { DfstoreClient } from '../client/dfstore-client.ts';
 import { DfstoreHttpError } from '../client/errors.ts';
 import { DfstoreError } from '../core/errors.ts';
+import { HTTP_TIMEOUT_CODES } from './http-caller.ts';
+import type { SeedPeerObjectApi } from './seed-peer-client.ts';
 
 /**
  * An answer of a seed peer's object API relayed to our client: same status, same `code` and
@@ -38,6 +39,8 @@ const UNREACHABLE_CODES = new Set([
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_SOCKET',
   'UND_ERR_CLOSED',
+  HTTP_TIMEOUT_CODES.connect,
+  HTTP_TIMEOUT_CODES.headers,
 ]);
 
 /**
@@ -57,13 +60,13 @@ export function isUnreachable(error: unknown): boolean {
 }
 
 /**
- * The ObjectService of a seed peer's dfstore object API, over the dfstore client: writes are
+ * The ObjectService of a seed peer's dfstore object API (seed-peer-client.ts): writes are
  * forwarded with the client's mode, filter and maxReplicas, so the seed peer owns durability
  * (journal, backend, replicas). Error answers become SeedPeerAnswerError; transport failures
  * stay as they are (see isUnreachable).
  */
 export function createSeedPeerObjectService(
-  client: DfstoreClient,
+  client: SeedPeerObjectApi,
 ): Omit<ObjectService, 'metadata'> {
   return {
     createBucket: (bucket) => relay(client.createBucket(bucket)),

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
-import { ConfigError, loadManagerConfig } from '../config/manager-config.ts';
+import { loadManagerConfig } from '../config/load-manager-config.ts';
+import { ConfigError } from '../config/manager-config.ts';
 import { createLogger } from '../observability/logger.ts';
 import { exitOnFatalErrors, stopOnSignals } from '../observability/process-lifecycle.ts';
 import { startManagerServer } from './manager-server.ts';

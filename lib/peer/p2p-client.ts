@@ -1,6 +1,7 @@
 import { Agent, type Dispatcher, request } from 'undici';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseErrorBody } from '../client/errors.ts';
+import { P2pHttpError } from './p2p-errors.ts';
 import {
   type CurrentVersion,
   currentVersionSchema,
@@ -14,17 +15,9 @@ import {
   syncResponseSchema,
 } from './p2p-protocol.ts';
 
-/** A non-2xx answer of another daemon's piece server (`{"errors", "code"}` body). */
-export class P2pHttpError extends Error {
-  override readonly name = 'P2pHttpError';
-  constructor(
-    readonly status: number,
-    readonly code: string | undefined,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+// In its own module so that the object API function, which does not bundle this client (undici),
+// throws the same class (lib/function/seed-peer-client.ts).
+export { P2pHttpError } from './p2p-errors.ts';
 
 export interface P2pClientOptions {
   /** Connection pool shared by every call; default one of our own, closed by close(). */

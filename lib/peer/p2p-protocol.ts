@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The cluster-internal protocol between daemons (DESIGN.md §3–§4), served on every daemon's

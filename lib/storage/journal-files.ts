@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../core/errors.ts';
 import type { WriteMode } from '../core/write-mode.ts';
 import type { Logger } from './deps.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { tryParseDigest } from '../core/digest.ts';
 import { ValidationError } from '../core/errors.ts';
 import { computePieceCount, MAX_PIECE_SIZE } from '../core/piece-size.ts';

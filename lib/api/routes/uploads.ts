@@ -1,5 +1,5 @@
 import type { Context, Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_PART_NUMBER } from '../../backends/object-backend.ts';
 import { tryParseDigest } from '../../core/digest.ts';
 import { ValidationError } from '../../core/errors.ts';

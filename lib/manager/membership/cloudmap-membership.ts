@@ -1,8 +1,7 @@
-import {
+import type {
   DiscoverInstancesCommand,
-  type DiscoverInstancesCommandOutput,
-  type HttpInstanceSummary,
-  ServiceDiscoveryClient,
+  DiscoverInstancesCommandOutput,
+  HttpInstanceSummary,
 } from '@aws-sdk/client-servicediscovery';
 import type { LogMethods } from '../../observability/logger.ts';
 import { MembershipError } from '../errors.ts';
@@ -42,7 +41,8 @@ export interface CloudMapMembershipOptions {
  * When a refresh fails, the last good list is served if there is one.
  */
 export function createCloudMapMembership(options: CloudMapMembershipOptions): MembershipSource {
-  const client = options.client ?? new ServiceDiscoveryClient({});
+  // The SDK loads on the first discovery (~100 ms): static membership never needs it.
+  let client = options.client;
   const now = options.now ?? Date.now;
   let cached: { peers: SeedPeer[]; at: number } | undefined;
   let inflight: Promise<SeedPeer[]> | undefined;
@@ -51,8 +51,10 @@ export function createCloudMapMembership(options: CloudMapMembershipOptions): Me
     let output: DiscoverInstancesCommandOutput;
     try {
       // Without MaxResults Cloud Map returns up to 100 instances, far above any seed-peer count.
+      const sdk = await import('@aws-sdk/client-servicediscovery');
+      client ??= new sdk.ServiceDiscoveryClient({});
       output = await client.send(
-        new DiscoverInstancesCommand({
+        new sdk.DiscoverInstancesCommand({
           NamespaceName: options.namespace,
           ServiceName: options.service,
           HealthStatus: 'HEALTHY',

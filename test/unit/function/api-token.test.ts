@@ -2,7 +2,7 @@ import type {
   GetSecretValueCommand,
   GetSecretValueCommandOutput,
 } from '@aws-sdk/client-secrets-manager';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   type GetSecretValueClient,
   secretTokenSource,
@@ -56,7 +56,8 @@ describe('secretTokenSource', () => {
     ]);
     const source = secretTokenSource({ secretArn: ARN, client });
     const waiting = Array.from({ length: 10 }, () => source.token());
-    await Promise.resolve();
+    // The SDK's command class loads on the first fetch: wait for the one call to be sent.
+    await vi.waitFor(() => expect(commands).toHaveLength(1));
     release('shared');
     expect(await Promise.all(waiting)).toEqual(Array(10).fill('shared'));
     expect(commands).toHaveLength(1);

@@ -2,11 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  ConfigError,
-  loadManagerConfig,
-  parseManagerConfig,
-} from '../../../lib/config/manager-config.ts';
+import { loadManagerConfig } from '../../../lib/config/load-manager-config.ts';
+import { ConfigError, parseManagerConfig } from '../../../lib/config/manager-config.ts';
 import { DEFAULT_OBJECT_STORAGE_FILTER } from '../../../lib/config/peer-config-schema.ts';
 
 let dir: string;
