@@ -32,8 +32,8 @@ export interface PieceSchedulerOptions {
   /**
    * Peer IDs of the seed peers (the task's owners). Their uplink carries the first copy of
    * every piece into the swarm, so while other downloaders are known it is kept for that: a
-   * piece only seed peers hold ("seed-only") is fetched from them by one downloader (round
-   * robin by piece index over the known downloaders, see #plan), `firstCopies` at a time, and
+   * piece only seed peers hold ("seed-only") is fetched from them by one downloader (chosen by
+   * rendezvous hashing among the known downloaders, see designee()), `firstCopies` at a time, and
    * by the others only once it stayed seed-only for the grace time; a piece some peer holds is
    * fetched from peers, and from seed peers only in the end game (a seed peer holds the whole
    * task and no wanted piece is seed-only). Before other downloaders are known, a seed peer
@@ -41,11 +41,12 @@ export interface PieceSchedulerOptions {
    * seed-only pieces, `firstCopies` at a time. Default none: every holder is alike.
    */
   readonly seedPeers?: ReadonlySet<string>;
-  /** This downloader's peer ID: its place in the round robin. */
+  /** This downloader's peer ID (see designee()). */
   readonly self?: string;
   /**
-   * How long a seed-only piece another downloader should take is left to it, on top of twice
-   * the time our own first copies take (so slower links wait longer). Default 1000 ms.
+   * How long a seed-only piece another downloader should take is left to it, on top of the
+   * time our own first copies take times (2 + the seed-only pieces queued for that
+   * downloader), so that slower links and longer queues wait longer. Default 1000 ms.
    */
   readonly seedGraceMs?: number;
   /** First copies (seed-only pieces) in flight from seed peers at once. Default 1. */
@@ -189,15 +190,15 @@ export class PieceScheduler {
 
   /**
    * The round's view: which wanted pieces are seed-only (and since when), whether seed peers
-   * are rationed, and the round robin. The downloaders are this one and every listed peer
-   * that is not a seed peer and lacks some piece (one that has all fetches nothing), sorted by
-   * peer ID, so that every downloader with the same view gives piece i to the same one.
+   * are rationed, and who takes each seed-only piece. The downloaders are this one and every
+   * listed peer that is not a seed peer and lacks some piece (one that has all fetches
+   * nothing); see designee().
    */
   #plan(wanted: (index: number) => boolean): Plan {
     const live = [...this.#sources.values()].filter((s) => s.listed && !s.dropped);
     const { self, seedPeers, pieceCount, seedGraceMs, now } = this.#options;
     const others = live.filter((s) => !this.#isSeed(s) && !s.have.full).map((s) => s.node.peerId);
-    const downloaders = self === undefined ? [] : [self, ...others].sort();
+    const downloaders = self === undefined ? [] : [self, ...others];
     const rationed = seedPeers.size > 0 && downloaders.length > 1;
     const seedOnly = new Set<number>();
     const at = now();
@@ -217,20 +218,33 @@ export class PieceScheduler {
       }
     }
     const seedComplete = live.some((s) => this.#isSeed(s) && s.have.full);
-    // Twice what our own first copies take (the one in flight counts once it runs longer).
+    // A first copy takes about what ours take (the one in flight counts once it runs longer),
+    // and a designee takes its pieces `firstCopies` at a time: its queue adds to the grace.
     let copyMs = this.#firstCopyMs ?? 0;
     for (const since of this.#firstCopies.values()) copyMs = Math.max(copyMs, at - since);
-    const grace = seedGraceMs + 2 * copyMs;
+    const chosen = new Map<number, string | undefined>();
+    const queued = new Map<string | undefined, number>();
+    if (rationed) {
+      for (const index of seedOnly) {
+        const peerId = designee(downloaders, index);
+        chosen.set(index, peerId);
+        queued.set(peerId, (queued.get(peerId) ?? 0) + 1);
+      }
+    }
+    const grace = (peerId: string | undefined) =>
+      seedGraceMs + (2 + (queued.get(peerId) ?? 0) / this.#options.firstCopies) * copyMs;
     return {
       live,
       seedOnly,
       // A seed peer still reading the backend keeps its uplink for first copies even before
       // other downloaders are known (they are listed only once they hold a piece).
       seedsFree: seedPeers.size === 0 || (seedComplete && (!rationed || seedOnly.size === 0)),
-      ready: (index) =>
-        !rationed ||
-        downloaders[index % downloaders.length] === self ||
-        at - (this.#seedOnlySince.get(index) ?? at) >= grace,
+      ready: (index) => {
+        if (!rationed) return true;
+        const peerId = chosen.get(index) ?? designee(downloaders, index);
+        if (peerId === self) return true;
+        return at - (this.#seedOnlySince.get(index) ?? at) >= grace(peerId);
+      },
     };
   }
 
@@ -298,4 +312,41 @@ export class PieceScheduler {
     }
     return best;
   }
+}
+
+/**
+ * The downloader that takes the first copy of piece `index` from the seed peers: the highest
+ * score of hash(peerId, index) (rendezvous hashing). Every downloader that knows the same
+ * downloaders picks the same one, and one more downloader only takes over the pieces it wins,
+ * so views that differ by a peer that just joined disagree on few pieces.
+ */
+export function designee(downloaders: readonly string[], index: number): string | undefined {
+  let best: string | undefined;
+  let bestScore = -1;
+  for (const peerId of downloaders) {
+    const score = mix(fnv1a(peerId) ^ Math.imul(index + 1, 0x9e3779b1));
+    if (score > bestScore || (score === bestScore && best !== undefined && peerId < best)) {
+      bestScore = score;
+      best = peerId;
+    }
+  }
+  return best;
+}
+
+/** 32-bit FNV-1a of a string's UTF-16 code units. */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/** MurmurHash3's 32-bit finalizer: every input bit affects every output bit. */
+function mix(value: number): number {
+  let x = value >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
 }

@@ -220,8 +220,6 @@ export class SwarmTask implements SwarmDownload {
     const timeout = AbortSignal.timeout(this.#options.pieceTimeoutMs);
     const signal = AbortSignal.any([this.#abort.signal, timeout]);
     let data: Buffer;
-    const t0 = Date.now();
-    this.#deps.logger.debug({ TMPDBG: 'start', piece: index, from: source.node.peerId, t: t0 }, 'piece');
     try {
       const options = { signal, peerId: self.peerId };
       data = await client.fetchRange(source.node.pieces, this.taskId, range, options);
@@ -248,7 +246,6 @@ export class SwarmTask implements SwarmDownload {
       return;
     }
     scheduler.landed(assignment);
-    this.#deps.logger.debug({ TMPDBG: 'end', piece: index, from: source.node.peerId, t: Date.now(), ms: Date.now() - t0 }, 'piece');
     metrics?.p2pBytes?.inc(data.length);
     if (partial.isComplete) this.#finish();
     else this.#pump();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Assignment, PieceScheduler } from '../../../lib/peer/swarm-scheduler.ts';
+import { type Assignment, designee, PieceScheduler } from '../../../lib/peer/swarm-scheduler.ts';
 import { PieceBitmap } from '../../../lib/storage/piece-bitmap.ts';
 
 // The seed peers' uplink carries the first copy of every piece into the swarm (bench swarm:
@@ -27,6 +27,8 @@ function rationed(clock: { now: number }) {
 }
 
 const all = () => true;
+/** Pieces 0..6 by who takes their first copy (p1 or p2); piece 7 is p2's in every test. */
+const share = (peerId: string) => range(7).filter((i) => designee(['p1', 'p2'], i) === peerId);
 const from = (assignments: Assignment[], peerId: string) =>
   assignments.filter((a) => a.source.node.peerId === peerId).map((a) => a.index);
 
@@ -34,16 +36,15 @@ describe('PieceScheduler with seed peers', () => {
   it('takes its share of seed-only pieces one at a time, and leaves the rest to the others', () => {
     const clock = { now: 0 };
     const s = rationed(clock);
-    // p2 is another downloader (it lacks pieces); p1 and p2 share the seed-only pieces 0..6.
+    // p2 is another downloader (it lacks pieces): p1 and p2 share the seed-only pieces 0..6.
     s.setHolders([holder('seed', range(COUNT)), holder('p2', [7])]);
 
     const first = s.assign(all);
 
-    // One first copy from the seed, of p1's share (even pieces: p1 sorts first of [p1, p2]);
-    // piece 7 from p2, never from the seed.
+    // One first copy from the seed, of p1's share; piece 7 from p2, never from the seed.
     const fromSeed = from(first, 'seed');
     expect(fromSeed).toHaveLength(1);
-    expect((fromSeed[0] ?? 1) % 2).toBe(0);
+    expect(share('p1')).toContain(fromSeed[0]);
     expect(from(first, 'p2')).toEqual([7]);
     expect(first).toHaveLength(2);
 
@@ -51,35 +52,58 @@ describe('PieceScheduler with seed peers', () => {
     clock.now = 400;
     expect(s.assign(all)).toEqual([]);
     for (const assignment of first) s.landed(assignment);
-    const second = s.assign((i) => i % 2 === 0 && i !== fromSeed[0]);
+    const second = s.assign((i) => i !== fromSeed[0]);
     expect(from(second, 'seed')).toHaveLength(1);
-    for (const assignment of second) s.landed(assignment);
+    expect(share('p1')).toContain(from(second, 'seed')[0]);
   });
 
   it('fetches another downloader’s piece from that peer once it has it, from the seed only after the grace', () => {
     const clock = { now: 0 };
     const s = rationed(clock);
-    const odd = (i: number) => i % 2 === 1 && i !== 7;
+    const theirs = share('p2');
+    expect(theirs.length).toBeGreaterThanOrEqual(2); // the hash gives p2 some of 0..6
+    const [taken = -1, ...rest] = theirs;
+    const wantTheirs = (i: number) => theirs.includes(i);
     s.setHolders([holder('seed', range(COUNT)), holder('p2', [7])]);
-    // A first copy of our own takes 400 ms: the grace is 1000 + 2 × 400 ms.
-    const own = s.assign((i) => i === 0);
+    // A first copy of our own takes 400 ms.
+    const own = s.assign((i) => i === share('p1')[0]);
+    expect(own).toHaveLength(1);
     clock.now = 400;
     for (const assignment of own) s.landed(assignment);
 
     clock.now = 1_000;
-    expect(s.assign(odd)).toEqual([]);
+    expect(s.assign(wantTheirs)).toEqual([]);
 
-    // p2 got piece 1 and said so: we take it from p2.
-    s.setHolders([holder('seed', range(COUNT)), holder('p2', [1, 7])]);
-    const fromPeer = s.assign(odd);
-    expect(fromPeer.map((a) => [a.index, a.source.node.peerId])).toEqual([[1, 'p2']]);
+    // p2 got one of its pieces and said so: we take it from p2.
+    s.setHolders([holder('seed', range(COUNT)), holder('p2', [taken, 7])]);
+    const fromPeer = s.assign(wantTheirs);
+    expect(fromPeer.map((a) => [a.index, a.source.node.peerId])).toEqual([[taken, 'p2']]);
 
-    // Pieces 3 and 5 stayed seed-only past the grace (seen so since 0 ms): one from the seed.
-    clock.now = 1_800;
-    const late = s.assign(odd);
+    // The rest stayed seed-only (seen so since 0 ms). Their grace: 1000 ms + 400 ms × (2 + the
+    // pieces queued for p2); then one comes from the seed.
+    const grace = 1_000 + (2 + rest.length) * 400;
+    clock.now = grace - 1;
+    expect(s.assign(wantTheirs)).toEqual([]);
+    clock.now = grace;
+    const late = s.assign(wantTheirs);
     expect(late).toHaveLength(1);
     expect(late[0]?.source.node.peerId).toBe('seed');
-    expect([3, 5]).toContain(late[0]?.index);
+    expect(rest).toContain(late[0]?.index);
+  });
+
+  it('spreads first copies over the downloaders and moves few when one joins', () => {
+    const peers = range(8).map((i) => `peer-${i}`);
+    const counts = new Map<string, number>();
+    let moved = 0;
+    for (let i = 0; i < 800; i++) {
+      const chosen = designee(peers, i) ?? '';
+      counts.set(chosen, (counts.get(chosen) ?? 0) + 1);
+      if (designee(peers.slice(0, 7), i) !== chosen) moved++;
+    }
+    expect(Math.min(...counts.values())).toBeGreaterThan(60);
+    expect(Math.max(...counts.values())).toBeLessThan(140);
+    // Only the pieces the newcomer wins change hands (~1/8).
+    expect(moved).toBe(counts.get('peer-7'));
   });
 
   it('lets seed peers serve any piece in the end game', () => {
@@ -98,10 +122,12 @@ describe('PieceScheduler with seed peers', () => {
     const s = rationed({ now: 0 });
     s.setHolders([holder('seed', range(COUNT)), holder('p2', range(6))]);
 
-    const assignments = s.assign((i) => i < 6 || i === 7);
+    const p2Takes = range(COUNT).find((i) => i >= 6 && designee(['p1', 'p2'], i) === 'p2');
+    if (p2Takes === undefined) throw new Error('the hash gives both 6 and 7 to p1');
+    const assignments = s.assign((i) => i < 6 || i === p2Takes);
 
-    // 7 is seed-only and p2's share of the round robin (still in its grace), so the seed is
-    // not free yet: pieces 0..5 come from p2 alone, perSource at a time.
+    // That piece is seed-only and p2's to take (within its grace), so the seed is not free
+    // yet: pieces 0..5 come from p2 alone, perSource at a time.
     expect(from(assignments, 'seed')).toEqual([]);
     expect(from(assignments, 'p2')).toHaveLength(3);
   });
