@@ -31,11 +31,16 @@ export interface BundledDaemonOptions {
   readonly dir: string;
   readonly config: Record<string, unknown>;
   readonly startTimeoutMs?: number;
+  /** Put before `node` (e.g. `ip netns exec <ns>`: run it in a network namespace). */
+  readonly prefix?: readonly string[];
+  /** Node flags (e.g. `--cpu-prof`). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /**
  * Runs the bundled daemon on plain node (as production would) with a YAML config written to
  * `dir`, and resolves once it logs its `ready` line. Its stderr (JSON logs) goes to daemon.log.
+ * The bundled manager (lib/manager/main.ts) starts the same way (its `api`/`pieces` are unset).
  */
 export async function startBundledDaemon(options: BundledDaemonOptions): Promise<BundledDaemon> {
   const configPath = join(options.dir, 'config.yaml');
@@ -44,7 +49,9 @@ export async function startBundledDaemon(options: BundledDaemonOptions): Promise
   const log = createWriteStream(logFile, { flags: 'a' });
   const [command = process.execPath, ...args] = [
     ...PDEATHSIG,
+    ...(options.prefix ?? []),
     process.execPath,
+    ...(options.nodeArgs ?? []),
     options.bundle,
     '--config',
     configPath,
