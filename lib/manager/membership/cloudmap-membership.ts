@@ -3,13 +3,15 @@ import type {
   DiscoverInstancesCommandOutput,
   HttpInstanceSummary,
 } from '@aws-sdk/client-servicediscovery';
+import { DEFAULT_PIECE_PORT } from '../../config/peer-config-schema.ts';
 import type { LogMethods } from '../../observability/logger.ts';
 import { MembershipError } from '../errors.ts';
 import type { MembershipSource, SeedPeer } from './membership-source.ts';
 
 /**
- * Custom instance attributes the seed-peer tasks register (infra sets them). Cloud Map's own
- * `AWS_INSTANCE_PORT` is the fallback for the object API port.
+ * Instance attributes read from Cloud Map. ECS registers only `AWS_INSTANCE_IPV4` and
+ * `AWS_INSTANCE_PORT` (the object API port); the custom ones are optional: without
+ * `DFSTORE_PIECE_PORT` the piece server is taken to be on its default port.
  */
 export const CLOUDMAP_ATTRIBUTES = {
   ip: 'AWS_INSTANCE_IPV4',
@@ -106,7 +108,9 @@ export function toSeedPeer(instance: HttpInstanceSummary): SeedPeer | undefined 
   const port = parsePort(
     attributes[CLOUDMAP_ATTRIBUTES.port] ?? attributes[CLOUDMAP_ATTRIBUTES.instancePort],
   );
-  const downloadPort = parsePort(attributes[CLOUDMAP_ATTRIBUTES.downloadPort]);
+  const downloadPort = parsePort(
+    attributes[CLOUDMAP_ATTRIBUTES.downloadPort] ?? String(DEFAULT_PIECE_PORT),
+  );
   if (!ip || !instance.InstanceId || port === undefined || downloadPort === undefined) {
     return undefined;
   }

@@ -45,9 +45,18 @@ const discoverResponse = (): DiscoverInstancesCommandOutput => ({
       },
     },
     {
-      // Registered without the piece port: unreachable for pieces, so skipped.
-      InstanceId: 'incomplete',
+      // As ECS registers a task: address and service port only; pieces on the default port.
+      InstanceId: 'ecs-task-3',
       Attributes: { AWS_INSTANCE_IPV4: '10.0.3.5', AWS_INSTANCE_PORT: '65004' },
+    },
+    {
+      // A piece port that is no port: unreachable for pieces, so skipped.
+      InstanceId: 'incomplete',
+      Attributes: {
+        AWS_INSTANCE_IPV4: '10.0.4.9',
+        AWS_INSTANCE_PORT: '65004',
+        DFSTORE_PIECE_PORT: 'http',
+      },
     },
   ],
 });
@@ -124,6 +133,14 @@ describe('Cloud Map membership', () => {
         ip: '10.0.2.41',
         port: 65014,
         downloadPort: 65012,
+        state: 'active',
+      },
+      {
+        id: 'ecs-task-3',
+        hostname: '10.0.3.5',
+        ip: '10.0.3.5',
+        port: 65004,
+        downloadPort: 65002,
         state: 'active',
       },
     ]);
