@@ -13,6 +13,7 @@ import { applyManagerConfig } from './manager-config-apply.ts';
 import { createP2pCluster, type P2pCluster } from './p2p-cluster.ts';
 import { openPeerNode } from './peer-node.ts';
 import { addMetricsRoute, createPieceServerApp } from './piece-server.ts';
+import { createManagerFetch } from './signed-fetch.ts';
 
 export interface DaemonEndpoints {
   /** The dfstore object API; absent when `objectStorage.enable` is false. */
@@ -46,7 +47,11 @@ export async function startDaemon(config: PeerConfig, logger: Logger): Promise<R
   const backend = await createBackend(config.backend);
   const manager =
     config.manager.netAddrs.length > 0
-      ? createManagerClient({ netAddrs: config.manager.netAddrs, logger: log })
+      ? createManagerClient({
+          netAddrs: config.manager.netAddrs,
+          fetch: createManagerFetch(),
+          logger: log,
+        })
       : undefined;
   // The manager's peer config wins over the file's once it answered (DESIGN.md §6).
   const settings = {
