@@ -11,7 +11,6 @@ import { parseArgs } from 'node:util';
 import { ensureCephInstalled } from '../test/helpers/ceph-rgw.ts';
 import { tailFiles } from '../test/helpers/daemon.ts';
 import { metricValue } from '../test/helpers/prometheus-text.ts';
-import type { GetCounts } from './lib/counting-http-proxy.ts';
 import { netnsUnavailable, sweepStaleNetworks } from './lib/netns.ts';
 import {
   type Member,
@@ -19,6 +18,7 @@ import {
   startNetnsCluster,
   type WorkerGet,
 } from './lib/netns-cluster.ts';
+import type { GetCounts } from './lib/netns-s3-main.ts';
 import { MiB, printTable, type Row, writeResults } from './lib/report.ts';
 import {
   machineCpu,

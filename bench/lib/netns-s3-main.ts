@@ -21,7 +21,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { DIGEST_METADATA_KEY } from '../../lib/core/headers.ts';
 import { startCephRgw } from '../../test/helpers/ceph-rgw.ts';
-import { startCountingHttpProxy } from './counting-http-proxy.ts';
+import { type CountingProxy, startCountingProxy } from '../../test/helpers/counting-proxy.ts';
 import { generatedObject } from './generated-object.ts';
 
 export interface S3HostOptions {
@@ -54,7 +54,7 @@ const options = JSON.parse(process.argv[2] ?? '{}') as S3HostOptions;
 const started = performance.now();
 const rgw = await startCephRgw();
 const work = await mkdtemp(join(tmpdir(), 'dfstore-bench-s3-object-'));
-let proxy: Awaited<ReturnType<typeof startCountingHttpProxy>> | undefined;
+let proxy: CountingProxy | undefined;
 let stopping: Promise<void> | undefined;
 const stop = () => {
   stopping ??= (async () => {
@@ -113,11 +113,9 @@ try {
   await rm(file, { force: true });
 
   const rgwUrl = new URL(rgw.endpoint);
-  proxy = await startCountingHttpProxy({
+  proxy = await startCountingProxy(rgwUrl.hostname, Number(rgwUrl.port), {
     listen: options.listen,
     port: options.port,
-    targetHost: rgwUrl.hostname,
-    targetPort: Number(rgwUrl.port),
   });
   const viaProxy = new S3Client({ ...clientOptions, endpoint: proxy.url });
   const presignedGet = await getSignedUrl(
@@ -145,6 +143,20 @@ const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   if (line.trim() === '') return;
   const { id } = JSON.parse(line) as { id: number };
-  process.stdout.write(`${JSON.stringify({ id, ...proxy?.counts() })}\n`);
+  process.stdout.write(`${JSON.stringify({ id, ...getCounts(proxy) })}\n`);
 });
 lines.once('close', () => void stop());
+
+/** What the swarm bench reads of the backend: GET requests and their response body bytes. */
+export interface GetCounts {
+  readonly gets: number;
+  readonly getBytes: number;
+}
+
+function getCounts(counting: CountingProxy | undefined): GetCounts {
+  const gets = (counting?.requests() ?? []).filter((request) => request.method === 'GET');
+  return {
+    gets: gets.length,
+    getBytes: gets.reduce((sum, request) => sum + request.bytes, 0),
+  };
+}

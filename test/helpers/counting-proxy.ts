@@ -4,13 +4,12 @@ import {
   type IncomingHttpHeaders,
   type IncomingMessage,
   request,
-  type Server,
   type ServerResponse,
 } from 'node:http';
-import type { Socket } from 'node:net';
+import { listenPausably } from './pausable-listener.ts';
 
 /**
- * An HTTP reverse proxy on 127.0.0.1 in front of one server (e.g. the shared Ceph RGW), which
+ * An HTTP reverse proxy (on 127.0.0.1 by default) in front of one server (e.g. the shared Ceph RGW), which
  * records every request: to count what a cluster asked the backend for. Bodies stream both ways
  * (never buffered), and the Host header goes through unchanged, so S3 SigV4 signatures made for
  * the proxy's address stay valid. pause() stops listening and cuts every open connection (like
@@ -32,9 +31,9 @@ export interface ProxiedRequest {
 }
 
 export interface CountingProxy {
-  /** The proxy's port on 127.0.0.1 (the same across pause/resume). */
+  /** The proxy's port (the same across pause/resume). */
   readonly port: number;
-  /** `http://127.0.0.1:<port>`. */
+  /** `http://<listen address>:<port>`. */
   readonly url: string;
   /** Every request since the start or the last reset(), in arrival order (snapshots). */
   requests(): ProxiedRequest[];
@@ -74,11 +73,14 @@ function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
 export async function startCountingProxy(
   targetHost: string,
   targetPort: number,
+  /** Where to listen: 127.0.0.1 and a free port unless told (the swarm bench: a namespace's
+   * address). */
+  at: { readonly listen?: string; readonly port?: number } = {},
 ): Promise<CountingProxy> {
+  const host = at.listen ?? '127.0.0.1';
   type Entry = { -readonly [K in keyof ProxiedRequest]: ProxiedRequest[K] };
   let entries: Entry[] = [];
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-  const sockets = new Set<Socket>();
 
   const relay = (req: IncomingMessage, res: ServerResponse) => {
     const target = req.url ?? '/';
@@ -126,44 +128,18 @@ export async function startCountingProxy(
     req.pipe(upstream);
   };
 
-  const server: Server = createServer({ keepAliveTimeout: 30_000 }, relay);
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  let port = 0;
-  let listening = false;
-
-  const listen = () =>
-    new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
-        server.off('error', reject);
-        listening = true;
-        const address = server.address();
-        if (address && typeof address === 'object') port = address.port;
-        resolve();
-      });
-    });
-
-  const pause = async () => {
-    if (!listening) return;
-    listening = false;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const socket of sockets) socket.destroy();
-    await closed;
-  };
+  const server = createServer({ keepAliveTimeout: 30_000 }, relay);
+  const listener = await listenPausably(server, host, at.port);
 
   const matching = (method: string, suffix: string) =>
     entries.filter((e) => e.method === method && e.path.endsWith(suffix));
 
-  await listen();
   return {
     get port() {
-      return port;
+      return listener.port;
     },
     get url() {
-      return `http://127.0.0.1:${port}`;
+      return `http://${host}:${listener.port}`;
     },
     requests: () => entries.map((entry) => ({ ...entry })),
     reset() {
@@ -171,12 +147,10 @@ export async function startCountingProxy(
     },
     count: (method, suffix) => matching(method.toUpperCase(), suffix).length,
     getBytes: (suffix) => matching('GET', suffix).reduce((sum, e) => sum + e.bytes, 0),
-    pause,
-    async resume() {
-      if (!listening) await listen();
-    },
+    pause: () => listener.pause(),
+    resume: () => listener.resume(),
     async close() {
-      await pause();
+      await listener.pause();
       agent.destroy();
     },
   };

@@ -1,4 +1,5 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
+import { listenPausably } from './pausable-listener.ts';
 
 /**
  * A TCP proxy on 127.0.0.1 between a process under test and a server, for outages: pause()
@@ -19,20 +20,15 @@ export interface TcpProxy {
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
-  const open = new Set<Socket>();
   let connections = 0;
   const server: Server = createServer({ noDelay: true }, (client) => {
     connections++;
     const upstream = connect({ host: targetHost, port: targetPort, noDelay: true });
     const pair = [client, upstream];
     for (const socket of pair) {
-      open.add(socket);
       // Either side failing or closing takes the other down: no half-proxied connections.
       socket.on('error', () => cut());
-      socket.on('close', () => {
-        open.delete(socket);
-        cut();
-      });
+      socket.on('close', () => cut());
     }
     function cut(): void {
       for (const socket of pair) socket.destroy();
@@ -40,41 +36,16 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     client.pipe(upstream);
     upstream.pipe(client);
   });
-  let port = 0;
-  let listening = false;
-
-  const listen = () =>
-    new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
-        server.off('error', reject);
-        listening = true;
-        const address = server.address();
-        if (address && typeof address === 'object') port = address.port;
-        resolve();
-      });
-    });
-
-  const pause = async () => {
-    if (!listening) return;
-    listening = false;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const socket of open) socket.destroy();
-    await closed;
-  };
-
-  await listen();
+  const listener = await listenPausably(server, '127.0.0.1');
   return {
     get port() {
-      return port;
+      return listener.port;
     },
     get connections() {
       return connections;
     },
-    pause,
-    async resume() {
-      if (!listening) await listen();
-    },
-    close: pause,
+    pause: () => listener.pause(),
+    resume: () => listener.resume(),
+    close: () => listener.pause(),
   };
 }
