@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { ObjectBackend, ObjectMetadata } from '../backends/object-backend.ts';
 import { formatDigest, tryParseDigest } from '../core/digest.ts';
@@ -213,8 +212,7 @@ export class SourceFetcher {
           if (filled < length) continue;
           piece = buffer.subarray(0, length);
         }
-        const digest = createHash('sha256').update(piece).digest('hex');
-        await partial.writePiece(index, piece, digest);
+        await partial.writeSourcePiece(index, piece);
         index++;
         filled = 0;
       }

@@ -118,9 +118,7 @@ export class PartialTask {
    */
   async writePiece(index: number, data: Uint8Array, expectedDigest?: string): Promise<boolean> {
     this.#assertOpen();
-    if (!Number.isInteger(index) || index < 0 || index >= this.pieceCount) {
-      throw new ValidationError(`piece index ${index} out of range 0..${this.pieceCount - 1}`);
-    }
+    this.#assertIndex(index);
     if (expectedDigest !== undefined && !isPieceDigest(expectedDigest)) {
       throw new ValidationError('a piece digest must be sha256 lower-case hex');
     }
@@ -133,16 +131,33 @@ export class PartialTask {
     if (expected === undefined) {
       throw new ValidationError(`the digest of piece ${index} of task ${this.taskId} is unknown`);
     }
+    return this.#write(index, data, expected);
+  }
+
+  /**
+   * Writes a piece read from the object's source (the backend): there is nothing to check it
+   * against, so its sha256 (computed once, here) becomes the piece's digest. A digest the layout
+   * already knows must match (IntegrityError otherwise).
+   */
+  async writeSourcePiece(index: number, data: Uint8Array): Promise<boolean> {
+    this.#assertOpen();
+    this.#assertIndex(index);
+    if (this.isComplete || this.hasPiece(index)) return false;
+    return this.#write(index, data, this.#record.meta.pieceDigests[index] || undefined);
+  }
+
+  /** Checks `data` against `expected` (when given; else it defines the digest), then writes it. */
+  async #write(index: number, data: Uint8Array, expected: string | undefined): Promise<boolean> {
     const { start, length } = pieceRange(index, this.pieceSize, this.contentLength);
     if (data.length !== length) {
       throw new IntegrityError(`piece ${index} has ${data.length} bytes, expected ${length}`);
     }
     const digest = createHash('sha256').update(data).digest('hex');
-    if (digest !== expected) {
+    if (expected !== undefined && digest !== expected) {
       throw new IntegrityError(`piece ${index} of task ${this.taskId} failed its sha256 check`);
     }
     // Claimed before the bytes land: a concurrent write of other bytes now fails its check.
-    if (known === '') this.#learnDigest(index, digest);
+    if ((this.#record.meta.pieceDigests[index] ?? '') === '') this.#learnDigest(index, digest);
     await writeAt(this.#handle as FileHandle, data, start);
     if (this.#state !== 'downloading' || !this.#record.present.add(index)) return false;
     this.#host.pieceWritten(this.#record, index, length);
@@ -150,6 +165,12 @@ export class PartialTask {
     if (this.#record.present.full) await this.#complete();
     else this.#schedulePersist();
     return true;
+  }
+
+  #assertIndex(index: number): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.pieceCount) {
+      throw new ValidationError(`piece index ${index} out of range 0..${this.pieceCount - 1}`);
+    }
   }
 
   /** Persists the bitmap of every piece written so far (data synced first). */

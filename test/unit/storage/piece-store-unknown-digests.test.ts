@@ -39,6 +39,25 @@ function at<T>(items: readonly T[], index: number): T {
 const never = { setTimeout: () => 0, clearTimeout: () => {} };
 
 describe('partial tasks with piece digests learnt piece by piece', () => {
+  it('takes a source piece as it is: its sha256 becomes the digest, a known one must match', async () => {
+    const store = await openPieceStore({ dataDir: await tempDir() });
+    const { pieces, digests, layout } = object();
+    const taskId = fakeTaskId(9);
+    const task = await store.openPartial(taskId, {
+      ...layout,
+      pieceDigests: ['', '', at(digests, 2)],
+    });
+
+    expect(await task.writeSourcePiece(0, at(pieces, 0))).toBe(true);
+    expect(store.stat(taskId)?.pieceDigests).toEqual([at(digests, 0), '', at(digests, 2)]);
+    await expect(task.writeSourcePiece(2, at(pieces, 1).subarray(0, 300))).rejects.toBeInstanceOf(
+      IntegrityError,
+    );
+    expect(task.hasPiece(2)).toBe(false);
+    expect(await task.writeSourcePiece(0, at(pieces, 0))).toBe(false);
+    await task.close();
+  });
+
   it('needs a digest for an unknown piece and shows it in stat() once written', async () => {
     const store = await openPieceStore({ dataDir: await tempDir() });
     const { pieces, digests, layout } = object();
