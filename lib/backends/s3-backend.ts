@@ -1,20 +1,9 @@
 import { Readable } from 'node:stream';
-import {
-  type BucketLocationConstraint,
-  CopyObjectCommand,
-  CreateBucketCommand,
-  DeleteBucketCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListBucketsCommand,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
-  PutObjectCommand,
+import type {
+  BucketLocationConstraint,
+  ListObjectsV2CommandOutput,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { S3BackendConfig } from '../config/backend-config.ts';
 import {
   BackendError,
@@ -50,6 +39,7 @@ import {
   toObjectMetadata,
 } from './s3-mapping.ts';
 import { MAX_PRESIGN_SECONDS, S3MultipartSessions } from './s3-multipart.ts';
+import { createS3Client, loadS3Modules, type S3Sdk } from './s3-sdk.ts';
 import { multipartUpload } from './s3-upload.ts';
 
 export interface S3BackendDeps {
@@ -57,31 +47,8 @@ export interface S3BackendDeps {
   readonly client?: S3Client;
 }
 
-const SILENT_LOGGER = { debug() {}, info() {}, warn() {}, error() {} };
-
 export function createS3Backend(config: S3BackendConfig, deps: S3BackendDeps = {}): ObjectBackend {
-  return new S3Backend(config, deps.client ?? createS3Client(config));
-}
-
-/**
- * Checksums only when an operation requires them: Ceph RGW (Pacific) answers the SDK's default
- * streamed `aws-chunked` PutObject with 411, and AWS accepts both.
- */
-export function createS3Client(config: S3BackendConfig): S3Client {
-  const { accessKeyId, secretAccessKey, sessionToken } = config;
-  return new S3Client({
-    region: config.region,
-    endpoint: config.endpoint,
-    forcePathStyle: config.forcePathStyle,
-    credentials:
-      accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: { connectionTimeout: 10_000 },
-    // Without a logger the SDK warns on the console when a streamed upload fails; the failure
-    // reaches the caller as a typed error anyway.
-    logger: SILENT_LOGGER,
-  });
+  return new S3Backend(config, deps.client);
 }
 
 /** The S3 adapter of the ObjectBackend port (see its contract). */
@@ -90,20 +57,23 @@ export class S3Backend implements ObjectBackend {
   readonly region: string;
   readonly endpoint: string;
   readonly #multipart: S3MultipartSessions;
+  #sdk: Promise<S3Sdk> | undefined;
 
+  /** The SDK loads on the first call (lib/backends/s3-sdk.ts), the client is built once. */
   constructor(
     private readonly config: S3BackendConfig,
-    private readonly client: S3Client,
+    private readonly prebuilt?: S3Client,
   ) {
-    this.#multipart = new S3MultipartSessions(client);
+    this.#multipart = new S3MultipartSessions(() => this.sdk());
     this.region = config.region;
     this.endpoint = config.endpoint ?? `https://s3.${config.region}.amazonaws.com`;
   }
 
   async headObject(bucket: string, key: string): Promise<ObjectMetadata> {
+    const { s3, client } = await this.sdk();
     const target = { operation: 'headObject', bucket, key };
     const out = await this.call(target, () =>
-      this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })),
+      client.send(new s3.HeadObjectCommand({ Bucket: bucket, Key: key })),
     );
     return toObjectMetadata(key, out, out.ContentLength ?? 0);
   }
@@ -113,26 +83,27 @@ export class S3Backend implements ObjectBackend {
     key: string,
     options: GetObjectOptions = {},
   ): Promise<GetObjectResult> {
+    const { s3, client } = await this.sdk();
     const { range, signal } = options;
     if (range && 'suffix' in range && range.suffix === 0) {
       // RGW serves `bytes=-0` as the whole object; RFC 9110 makes it unsatisfiable.
       const { contentLength } = await this.headObject(bucket, key);
       throw new RangeNotSatisfiableError('range not satisfiable', contentLength);
     }
-    const command = new GetObjectCommand({
+    const command = new s3.GetObjectCommand({
       Bucket: bucket,
       Key: key,
       Range: range ? formatRangeHeader(range) : undefined,
     });
     const target = { operation: 'getObject', bucket, key, signal };
-    const out = await this.call(target, () =>
-      this.client.send(command, { abortSignal: signal }),
-    ).catch(async (err: unknown) => {
-      // A 416 from S3 carries no Content-Range; the size lets callers answer `bytes */size`.
-      if (!(err instanceof RangeNotSatisfiableError) || err.size !== undefined) throw err;
-      const head = await this.headObject(bucket, key).catch(() => undefined);
-      throw new RangeNotSatisfiableError(err.message, head?.contentLength);
-    });
+    const out = await this.call(target, () => client.send(command, { abortSignal: signal })).catch(
+      async (err: unknown) => {
+        // A 416 from S3 carries no Content-Range; the size lets callers answer `bytes */size`.
+        if (!(err instanceof RangeNotSatisfiableError) || err.size !== undefined) throw err;
+        const head = await this.headObject(bucket, key).catch(() => undefined);
+        throw new RangeNotSatisfiableError(err.message, head?.contentLength);
+      },
+    );
     if (!(out.Body instanceof Readable)) {
       throw new BackendError(`s3 getObject ${bucket}/${key} returned no stream`);
     }
@@ -150,6 +121,8 @@ export class S3Backend implements ObjectBackend {
     body: Readable,
     options: PutObjectOptions = {},
   ): Promise<PutObjectResult> {
+    const sdk = await this.sdk();
+    const { s3, client } = sdk;
     const { contentLength, signal } = options;
     const target = { operation: 'putObject', bucket, key, signal };
     const params = {
@@ -167,13 +140,13 @@ export class S3Backend implements ObjectBackend {
       const etag = await this.call(target, async () => {
         if (contentLength === undefined || contentLength >= multipartThreshold) {
           return multipartUpload(
-            this.client,
+            sdk,
             { ...params, ContentLength: contentLength },
             { partSize, queueSize, signal },
           );
         }
-        const command = new PutObjectCommand({ ...params, ContentLength: contentLength });
-        return (await this.client.send(command, { abortSignal: signal })).ETag;
+        const command = new s3.PutObjectCommand({ ...params, ContentLength: contentLength });
+        return (await client.send(command, { abortSignal: signal })).ETag;
       });
       return { etag: await this.etagOf(bucket, key, etag) };
     } catch (err) {
@@ -184,9 +157,10 @@ export class S3Backend implements ObjectBackend {
   }
 
   async deleteObject(bucket: string, key: string): Promise<void> {
+    const { s3, client } = await this.sdk();
     // S3 answers 204 for a missing key: idempotent as the port wants.
     await this.call({ operation: 'deleteObject', bucket, key }, () =>
-      this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })),
+      client.send(new s3.DeleteObjectCommand({ Bucket: bucket, Key: key })),
     );
   }
 
@@ -195,19 +169,21 @@ export class S3Backend implements ObjectBackend {
     sourceKey: string,
     destinationKey: string,
   ): Promise<PutObjectResult> {
-    const command = new CopyObjectCommand({
+    const { s3, client } = await this.sdk();
+    const command = new s3.CopyObjectCommand({
       Bucket: bucket,
       Key: destinationKey,
       CopySource: copySource(bucket, sourceKey),
       MetadataDirective: 'COPY',
     });
     const out = await this.call({ operation: 'copyObject', bucket, key: sourceKey }, () =>
-      this.client.send(command),
+      client.send(command),
     );
     return { etag: await this.etagOf(bucket, destinationKey, out.CopyObjectResult?.ETag) };
   }
 
   async listObjects(bucket: string, options: ListObjectsOptions = {}): Promise<ListObjectsResult> {
+    const { s3, client } = await this.sdk();
     const target = { operation: 'listObjects', bucket };
     const limit = Math.min(
       Math.max(Math.trunc(options.limit ?? MAX_LIST_LIMIT), 1),
@@ -217,7 +193,7 @@ export class S3Backend implements ObjectBackend {
     let token: string | undefined;
     // S3 may end a page early, even empty yet truncated; only an empty one needs following.
     do {
-      const command = new ListObjectsV2Command({
+      const command = new s3.ListObjectsV2Command({
         Bucket: bucket,
         Prefix: options.prefix || undefined,
         StartAfter: token ? undefined : options.marker || undefined,
@@ -225,14 +201,15 @@ export class S3Backend implements ObjectBackend {
         Delimiter: options.delimiter || undefined,
         MaxKeys: limit,
       });
-      out = await this.call(target, () => this.client.send(command));
+      out = await this.call(target, () => client.send(command));
       token = out.NextContinuationToken;
     } while (out.IsTruncated && token && !out.Contents?.length && !out.CommonPrefixes?.length);
     return toListObjectsResult(out);
   }
 
   async createBucket(bucket: string): Promise<void> {
-    const command = new CreateBucketCommand({
+    const { s3, client } = await this.sdk();
+    const command = new s3.CreateBucketCommand({
       Bucket: bucket,
       // us-east-1 is the one region that takes no location constraint.
       CreateBucketConfiguration:
@@ -241,7 +218,7 @@ export class S3Backend implements ObjectBackend {
           : { LocationConstraint: this.region as BucketLocationConstraint },
     });
     try {
-      await this.client.send(command);
+      await client.send(command);
     } catch (err) {
       if ((err as { name?: unknown }).name === 'BucketAlreadyOwnedByYou') return;
       throw translateS3Error(err, { operation: 'createBucket', bucket });
@@ -249,9 +226,10 @@ export class S3Backend implements ObjectBackend {
   }
 
   async bucketExists(bucket: string): Promise<boolean> {
+    const { s3, client } = await this.sdk();
     try {
       await this.call({ operation: 'bucketExists', bucket }, () =>
-        this.client.send(new HeadBucketCommand({ Bucket: bucket })),
+        client.send(new s3.HeadBucketCommand({ Bucket: bucket })),
       );
       return true;
     } catch (err) {
@@ -261,12 +239,13 @@ export class S3Backend implements ObjectBackend {
   }
 
   async listBuckets(): Promise<BucketInfo[]> {
+    const { s3, client } = await this.sdk();
     const buckets: BucketInfo[] = [];
     let token: string | undefined;
     do {
-      const command = new ListBucketsCommand({ ContinuationToken: token });
+      const command = new s3.ListBucketsCommand({ ContinuationToken: token });
       const out = await this.call({ operation: 'listBuckets', bucket: '' }, () =>
-        this.client.send(command),
+        client.send(command),
       );
       for (const b of out.Buckets ?? []) {
         if (b.Name) buckets.push({ name: b.Name, createdAt: b.CreationDate });
@@ -277,8 +256,9 @@ export class S3Backend implements ObjectBackend {
   }
 
   async deleteBucket(bucket: string): Promise<void> {
+    const { s3, client } = await this.sdk();
     await this.call({ operation: 'deleteBucket', bucket }, () =>
-      this.client.send(new DeleteBucketCommand({ Bucket: bucket })),
+      client.send(new s3.DeleteBucketCommand({ Bucket: bucket })),
     );
   }
 
@@ -287,10 +267,12 @@ export class S3Backend implements ObjectBackend {
     if (!Number.isInteger(expiresIn) || expiresIn < 1 || expiresIn > MAX_PRESIGN_SECONDS) {
       throw new ValidationError(`expiresIn must be 1..${MAX_PRESIGN_SECONDS} seconds`);
     }
+    const { s3, client, getSignedUrl } = await this.sdk();
     const input = { Bucket: bucket, Key: key };
-    const command = method === 'GET' ? new GetObjectCommand(input) : new PutObjectCommand(input);
+    const command =
+      method === 'GET' ? new s3.GetObjectCommand(input) : new s3.PutObjectCommand(input);
     return this.call({ operation: 'presignUrl', bucket, key }, () =>
-      getSignedUrl(this.client, command, { expiresIn }),
+      getSignedUrl(client, command, { expiresIn }),
     );
   }
 
@@ -324,6 +306,15 @@ export class S3Backend implements ObjectBackend {
 
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void> {
     return this.#multipart.abort(bucket, key, uploadId);
+  }
+
+  private sdk(): Promise<S3Sdk> {
+    this.#sdk ??= loadS3Modules().then(({ s3, getSignedUrl }) => ({
+      s3,
+      getSignedUrl,
+      client: this.prebuilt ?? createS3Client(s3, this.config),
+    }));
+    return this.#sdk;
   }
 
   /** Runs SDK calls, translating their errors; an abort by the caller stays the caller's. */

@@ -1,12 +1,3 @@
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  ListPartsCommand,
-  type S3Client,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { BackendError, ObjectNotFoundError } from '../core/errors.ts';
 import { DIGEST_METADATA_KEY } from '../core/headers.ts';
 import { checkCompletedParts, checkExpiresInSeconds, checkPartNumber } from './multipart.ts';
@@ -17,6 +8,7 @@ import {
   UploadNotFoundError,
 } from './object-backend.ts';
 import { type S3Target, translateS3Error } from './s3-errors.ts';
+import type { S3Sdk } from './s3-sdk.ts';
 
 /** SigV4 presigned URLs live at most 7 days. */
 export const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
@@ -28,21 +20,23 @@ export const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
  * ValidationError).
  */
 export class S3MultipartSessions {
-  constructor(private readonly client: S3Client) {}
+  /** `sdk` loads the SDK on first use (lib/backends/s3-sdk.ts). */
+  constructor(private readonly sdk: () => Promise<S3Sdk>) {}
 
   async create(
     bucket: string,
     key: string,
     options: CreateMultipartUploadOptions,
   ): Promise<MultipartUpload> {
-    const command = new CreateMultipartUploadCommand({
+    const { s3, client } = await this.sdk();
+    const command = new s3.CreateMultipartUploadCommand({
       Bucket: bucket,
       Key: key,
       ContentType: options.contentType,
       Metadata: options.digest ? { [DIGEST_METADATA_KEY]: options.digest } : undefined,
     });
     const out = await call({ operation: 'createMultipartUpload', bucket, key }, () =>
-      this.client.send(command),
+      client.send(command),
     );
     if (!out.UploadId) {
       throw new BackendError(`s3 createMultipartUpload ${bucket}/${key} returned no upload id`);
@@ -59,9 +53,10 @@ export class S3MultipartSessions {
   ): Promise<string> {
     checkPartNumber(partNumber);
     checkExpiresInSeconds(expiresIn, MAX_PRESIGN_SECONDS);
+    const { s3, client, getSignedUrl } = await this.sdk();
     const input = { Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber };
     return call({ operation: 'presignUploadPart', bucket, key, uploadId }, () =>
-      getSignedUrl(this.client, new UploadPartCommand(input), { expiresIn }),
+      getSignedUrl(client, new s3.UploadPartCommand(input), { expiresIn }),
     );
   }
 
@@ -73,7 +68,8 @@ export class S3MultipartSessions {
     parts: readonly CompletedPart[],
   ): Promise<string | undefined> {
     checkCompletedParts(parts);
-    const command = new CompleteMultipartUploadCommand({
+    const { s3, client } = await this.sdk();
+    const command = new s3.CompleteMultipartUploadCommand({
       Bucket: bucket,
       Key: key,
       UploadId: uploadId,
@@ -82,7 +78,7 @@ export class S3MultipartSessions {
       },
     });
     try {
-      return (await this.client.send(command)).ETag;
+      return (await client.send(command)).ETag;
     } catch (err) {
       // Ceph RGW (before ceph/ceph#68186, tracker 75534) answers an unknown upload with 500
       // InternalError instead of 404 NoSuchUpload: ask ListParts which of the two it was.
@@ -94,14 +90,15 @@ export class S3MultipartSessions {
   }
 
   async abort(bucket: string, key: string, uploadId: string): Promise<void> {
-    const command = new AbortMultipartUploadCommand({
+    const { s3, client } = await this.sdk();
+    const command = new s3.AbortMultipartUploadCommand({
       Bucket: bucket,
       Key: key,
       UploadId: uploadId,
     });
     try {
       await call({ operation: 'abortMultipartUpload', bucket, key, uploadId }, () =>
-        this.client.send(command),
+        client.send(command),
       );
     } catch (err) {
       // S3 forgets finished uploads: aborting twice, or after complete, is NoSuchUpload.
@@ -114,16 +111,15 @@ export class S3MultipartSessions {
    * NoSuchKey); any other answer counts as "may exist".
    */
   private async exists(bucket: string, key: string, uploadId: string): Promise<boolean> {
-    const command = new ListPartsCommand({
+    const { s3, client } = await this.sdk();
+    const command = new s3.ListPartsCommand({
       Bucket: bucket,
       Key: key,
       UploadId: uploadId,
       MaxParts: 1,
     });
     try {
-      await call({ operation: 'listParts', bucket, key, uploadId }, () =>
-        this.client.send(command),
-      );
+      await call({ operation: 'listParts', bucket, key, uploadId }, () => client.send(command));
       return true;
     } catch (err) {
       return !(err instanceof UploadNotFoundError || err instanceof ObjectNotFoundError);

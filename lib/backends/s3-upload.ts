@@ -1,13 +1,5 @@
 import type { Readable } from 'node:stream';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  PutObjectCommand,
-  type PutObjectCommandInput,
-  type S3Client,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
+import type { PutObjectCommandInput } from '@aws-sdk/client-s3';
 import {
   BufferPool,
   partSizeFor,
@@ -15,6 +7,7 @@ import {
   prepend,
   uploadPartsConcurrently,
 } from './part-pump.ts';
+import type { S3Sdk } from './s3-sdk.ts';
 
 export interface MultipartUploadOptions {
   readonly partSize: number;
@@ -33,7 +26,7 @@ export interface MultipartUploadOptions {
  * peaked near 300 MB RSS against ~120 MB here (bench/backend-stream.ts).
  */
 export async function multipartUpload(
-  client: S3Client,
+  { s3, client }: S3Sdk,
   params: PutObjectCommandInput & { Body: Readable },
   options: MultipartUploadOptions,
 ): Promise<string | undefined> {
@@ -46,12 +39,12 @@ export async function multipartUpload(
   const first = await parts.next();
   if (first.done || first.value.length < partSize) {
     const body = first.done ? Buffer.alloc(0) : first.value;
-    const command = new PutObjectCommand({ ...params, Body: body, ContentLength: body.length });
+    const command = new s3.PutObjectCommand({ ...params, Body: body, ContentLength: body.length });
     return (await client.send(command, { abortSignal })).ETag;
   }
   const { Bucket, Key } = params;
   const created = await client.send(
-    new CreateMultipartUploadCommand({
+    new s3.CreateMultipartUploadCommand({
       Bucket,
       Key,
       ContentType: params.ContentType,
@@ -69,7 +62,7 @@ export async function multipartUpload(
       pool,
       signal,
       uploadPart: async (PartNumber, Body) => {
-        const command = new UploadPartCommand({
+        const command = new s3.UploadPartCommand({
           Bucket,
           Key,
           UploadId,
@@ -82,13 +75,13 @@ export async function multipartUpload(
     });
     const Parts = done.map(({ partNumber, etag }) => ({ PartNumber: partNumber, ETag: etag }));
     const completed = await client.send(
-      new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }),
+      new s3.CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }),
       { abortSignal },
     );
     return completed.ETag;
   } catch (error) {
     await client
-      .send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }))
+      .send(new s3.AbortMultipartUploadCommand({ Bucket, Key, UploadId }))
       .catch(() => undefined);
     throw error;
   }

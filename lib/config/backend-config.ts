@@ -26,6 +26,11 @@ export const s3BackendConfigSchema = z.object({
     .default(6 * MiB),
   /** Parts in flight per upload. */
   queueSize: z.number().int().min(1).max(32).default(3),
+  /**
+   * Socket idle time after which a request fails (a stalled server, a dead connection): an
+   * inactivity bound, so large transfers that keep moving are never cut.
+   */
+  requestTimeoutMs: z.number().int().min(100).default(60_000),
 });
 
 /** Aliyun OSS through ali-oss. */

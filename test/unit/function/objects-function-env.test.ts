@@ -33,6 +33,7 @@ describe('parseObjectsFunctionEnv', () => {
         multipartThreshold: 16 * 1024 * 1024,
         partSize: 6 * 1024 * 1024,
         queueSize: 3,
+        requestTimeoutMs: 60_000,
       },
       inlineLimit: DEFAULT_INLINE_LIMIT,
       auth: { mode: 'token', token: TOKEN },

@@ -69,6 +69,7 @@ describe('manager app', () => {
         multipartThreshold: 16 << 20,
         partSize: 6 << 20,
         queueSize: 3,
+        requestTimeoutMs: 60_000,
       },
       {
         name: 'oss',

@@ -11,6 +11,7 @@ const s3 = {
   multipartThreshold: 16 << 20,
   partSize: 6 << 20,
   queueSize: 3,
+  requestTimeoutMs: 60_000,
 };
 
 describe('mergeBackendConfig', () => {

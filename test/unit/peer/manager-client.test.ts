@@ -147,6 +147,7 @@ describe('manager client', () => {
       multipartThreshold: 16 << 20,
       partSize: 6 << 20,
       queueSize: 3,
+      requestTimeoutMs: 60_000,
     };
     const last = await c.refreshNow();
 
