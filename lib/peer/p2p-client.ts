@@ -54,12 +54,16 @@ export interface P2pClient {
     request: ImportRequest,
     signal?: AbortSignal,
   ): Promise<void>;
-  /** Bytes `start..end` (inclusive) of a task from a holder, in memory (one piece ≤ 15 MiB). */
+  /**
+   * Bytes `start..end` (inclusive) of a task from a holder, in memory (one piece ≤ 15 MiB):
+   * copied into `into` when given (a reused buffer at least that long; the result is a view of
+   * it), else into a fresh buffer.
+   */
   fetchRange(
     pieces: string,
     taskId: string,
     range: { start: number; end: number },
-    options?: { signal?: AbortSignal; peerId?: string },
+    options?: { signal?: AbortSignal; peerId?: string; into?: Buffer },
   ): Promise<Buffer>;
   close(): Promise<void>;
 }
@@ -132,12 +136,25 @@ export function createP2pClient(options: P2pClientOptions = {}): P2pClient {
         throw await httpError(res, 'GET', url);
       }
       const expected = range.end - range.start + 1;
-      const data = Buffer.from(await res.body.arrayBuffer());
-      if (data.length !== expected) {
+      // Chunks go straight into place: no list of chunks concatenated at the end.
+      const data =
+        extra.into && extra.into.length >= expected
+          ? extra.into.subarray(0, expected)
+          : Buffer.allocUnsafe(expected);
+      let received = 0;
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        if (received + chunk.length > expected) {
+          res.body.destroy();
+          throw new P2pHttpError(res.statusCode, 'ERR_LONG_BODY', `${url}: over ${expected} bytes`);
+        }
+        chunk.copy(data, received);
+        received += chunk.length;
+      }
+      if (received !== expected) {
         throw new P2pHttpError(
           res.statusCode,
           'ERR_SHORT_BODY',
-          `${url}: ${data.length} of ${expected} bytes`,
+          `${url}: ${received} of ${expected} bytes`,
         );
       }
       return data;

@@ -40,6 +40,8 @@ export class SwarmTask implements SwarmDownload {
   readonly #trackers: Trackers;
   readonly #abort = new AbortController();
   readonly #fetches = new Set<Promise<void>>();
+  /** Piece buffers for fetches (at most `concurrency`), reused: no 4 MiB garbage per piece. */
+  readonly #buffers: Buffer[] = [];
   readonly #unsubscribe: Array<() => void> = [];
   #settle: { resolve: () => void; reject: (error: Error) => void } = {
     resolve: () => {},
@@ -213,15 +215,26 @@ export class SwarmTask implements SwarmDownload {
 
   /** Fetches, verifies and writes one piece; never rejects. */
   async #fetchPiece(assignment: Assignment): Promise<void> {
+    const { pieceSize } = this.#started.layout;
+    const timeout = AbortSignal.timeout(this.#options.pieceTimeoutMs);
+    const signal = AbortSignal.any([this.#abort.signal, timeout]);
+    const buffer = this.#buffers.pop() ?? Buffer.allocUnsafe(pieceSize);
+    try {
+      await this.#fetchInto(assignment, buffer, signal);
+    } finally {
+      this.#buffers.push(buffer);
+    }
+  }
+
+  /** The body of #fetchPiece, into a buffer it owns until this settles; never rejects. */
+  async #fetchInto(assignment: Assignment, into: Buffer, signal: AbortSignal): Promise<void> {
     const { index, source } = assignment;
     const { client, self, metrics } = this.#deps;
     const { layout, scheduler } = this.#started;
     const range = pieceRange(index, layout.pieceSize, layout.contentLength);
-    const timeout = AbortSignal.timeout(this.#options.pieceTimeoutMs);
-    const signal = AbortSignal.any([this.#abort.signal, timeout]);
     let data: Buffer;
     try {
-      const options = { signal, peerId: self.peerId };
+      const options = { signal, peerId: self.peerId, into };
       data = await client.fetchRange(source.node.pieces, this.taskId, range, options);
     } catch (error) {
       this.#sourceFailed(assignment, error);

@@ -247,9 +247,12 @@ export class TrackedTask {
     const holders: Holder[] = [];
     const bitmaps: PieceBitmap[] = [];
     for (const entry of this.#holders.values()) {
-      if (entry.have.size !== layout.pieceCount || entry.have.count === 0) continue;
+      if (entry.have.size !== layout.pieceCount) continue;
+      // Downloaders that hold nothing yet are listed too: peers that start together learn of
+      // each other at once and split the seed-only pieces between them (swarm-scheduler.ts)
+      // instead of all fetching the first pieces from the seed peer. They cover nothing.
       holders.push({ node: entry.node, have: entry.encoded });
-      bitmaps.push(entry.have);
+      if (entry.have.count > 0) bitmaps.push(entry.have);
     }
     const own = meta && meta.pieceCount === layout.pieceCount ? this.#selfBitmap(meta) : undefined;
     let self: Holder | undefined;

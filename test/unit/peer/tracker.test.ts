@@ -62,15 +62,18 @@ describe('Tracker: layout and holders', () => {
     store.addPiece(ID, 2);
 
     await tracker.sync(ID, body(1, { have: bits(3, [0]) }));
-    await tracker.sync(ID, body(3)); // holds nothing yet: not listed
+    // Holds nothing yet: listed with an empty bitmap, so that downloaders starting together
+    // know each other before their first piece lands.
+    await tracker.sync(ID, body(3));
     const answer = await tracker.sync(ID, body(2, { have: bits(3, [1]) }));
 
     expect(answer.holders).toEqual([
       { node: node(1), have: bits(3, [0]) },
+      { node: node(3), have: bits(3, []) },
       { node: SELF, have: bits(3, [2]) },
     ]);
     const toFirst = await tracker.sync(ID, body(1, { have: bits(3, [0]) }));
-    expect(toFirst.holders.map((h) => h.node.peerId)).toEqual(['peer-2', 'seed-1']);
+    expect(toFirst.holders.map((h) => h.node.peerId)).toEqual(['peer-3', 'peer-2', 'seed-1']);
   });
 
   it('answers the freshest digests: the store as pieces land, completed by a holder', async () => {
@@ -120,9 +123,13 @@ describe('Tracker: source fetch', () => {
       expect(answer.layout).toMatchObject({ pieceCount: 3, bucket: 'b', key: 'k' });
       expect(answer.layout.pieceDigests).toEqual(['', '', '']);
       expect(answer.layout.metadata).toEqual(metadataOf(10));
-      expect(answer.holders).toEqual([]);
+      // Only the other downloaders, none holding anything: nothing to fetch from yet.
+      expect(answer.holders.every((holder) => holder.have === bits(3, []))).toBe(true);
     }
-    expect(later.holders).toEqual([{ node: SELF, have: bits(3, [0]) }]);
+    expect(later.holders.filter((holder) => holder.have !== bits(3, []))).toEqual([
+      { node: SELF, have: bits(3, [0]) },
+    ]);
+    expect(later.holders).toHaveLength(21);
     expect(sources.calls).toHaveLength(1); // the fetch is still running
   });
 
