@@ -20,6 +20,9 @@ export interface OssBackend {
   readonly endpoint: string;
 }
 
+const COMPLETE_SECRET_ARN =
+  /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/;
+
 /** Everything the stack can be told; `configFromContext` reads it from `cdk -c key=value`. */
 export interface DfstoreConfig {
   readonly backend: 's3' | 'oss';
@@ -86,6 +89,12 @@ export function configFromContext(node: Node): DfstoreConfig {
     const endpoint = raw('ossEndpoint') ?? (region ? `https://${region}.aliyuncs.com` : undefined);
     if (!secretArn || !region || !endpoint || !bucketName) {
       throw new Error('context backend=oss needs ossSecretArn, ossRegion and bucketName');
+    }
+    // A complete ARN (with the 6-character suffix): IAM grants and ECS secrets match it exactly.
+    if (!COMPLETE_SECRET_ARN.test(secretArn)) {
+      throw new Error(
+        `context ossSecretArn: must be a complete Secrets Manager ARN, got ${secretArn}`,
+      );
     }
     oss = { secretArn, region, endpoint };
   }

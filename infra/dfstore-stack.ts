@@ -1,9 +1,10 @@
-import { Aws, CfnOutput, SecretValue, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { DfstoreConfig } from './config.ts';
 import { Backend } from './constructs/backend.ts';
 import { Functions } from './constructs/functions.ts';
+import { StackLogs } from './constructs/logs.ts';
 import { Network } from './constructs/network.ts';
 import { Peers } from './constructs/peers.ts';
 
@@ -15,6 +16,7 @@ const LOG_RETENTION = RetentionDays.ONE_MONTH;
 
 /** The whole system in one environment-agnostic stack (DESIGN.md §8, README "Deploy"). */
 export class DfstoreStack extends Stack {
+  readonly logs: StackLogs;
   readonly network: Network;
   readonly backend: Backend;
   readonly functions: Functions;
@@ -23,29 +25,39 @@ export class DfstoreStack extends Stack {
   constructor(scope: Construct, id: string, props: DfstoreStackProps) {
     super(scope, id, props);
     const { config } = props;
+    const logs = new StackLogs(this, 'Logs', { retention: LOG_RETENTION });
+    this.logs = logs;
     this.network = new Network(this, 'Network', {
       ...(config.vpc ? { existing: config.vpc } : {}),
-      logRetention: LOG_RETENTION,
+      logs,
     });
     this.backend = new Backend(this, 'Backend', config);
 
-    // Peers read OSS keys from ECS secrets; the functions get them resolved at deploy time.
-    const peerBackend = config.oss
+    // Where the objects live, without keys: the object API function reads the OSS keys from
+    // their secret at cold start, the peers get them as ECS secrets (never from the manager,
+    // which serves only these public fields: lib/manager/object-storage-info.ts).
+    const location = config.oss
       ? { name: 'oss', region: config.oss.region, endpoint: config.oss.endpoint }
       : { name: 's3', region: Aws.REGION };
-    const functionBackend = config.oss
-      ? { ...peerBackend, ...ossKeys(config.oss.secretArn) }
-      : peerBackend;
+    // The manager gets no OSS keys: it builds its backend from DFSTORE_BACKEND, whose OSS schema
+    // wants keys, so it gets placeholders; its bucket routes (GET|POST|DELETE /api/v1/buckets,
+    // which no peer uses) then fail on OSS, as create/delete do on S3 (IAM denies them).
+    const managerBackend = config.oss
+      ? { ...location, accessKeyId: NO_KEY, accessKeySecret: NO_KEY }
+      : location;
 
     this.functions = new Functions(this, 'Functions', {
       vpc: this.network.vpc,
       securityGroup: this.network.functionSecurityGroup,
-      backendJson: this.toJsonString(functionBackend),
+      bundleBackend: config.backend,
+      objectsBackendJson: this.toJsonString(location),
+      managerBackendJson: this.toJsonString(managerBackend),
       ...(this.backend.bucket ? { bucket: this.backend.bucket } : {}),
+      ...(this.backend.ossSecret ? { backendSecret: this.backend.ossSecret } : {}),
       auth: config.auth,
       ...(this.backend.apiTokenSecret ? { apiTokenSecret: this.backend.apiTokenSecret } : {}),
       ...(config.inlineLimit ? { inlineLimit: config.inlineLimit } : {}),
-      logRetention: LOG_RETENTION,
+      logs,
     });
 
     this.peers = new Peers(this, 'Peers', {
@@ -54,7 +66,7 @@ export class DfstoreStack extends Stack {
       namespace: this.network.namespace,
       managerFunction: this.functions.manager,
       managerUrl: this.functions.managerUrl,
-      backendJson: this.toJsonString(peerBackend),
+      backendJson: this.toJsonString(location),
       ...(this.backend.bucket ? { bucket: this.backend.bucket } : {}),
       ...(this.backend.ossSecret ? { ossSecret: this.backend.ossSecret } : {}),
       seedPeers: config.seedPeers,
@@ -62,7 +74,7 @@ export class DfstoreStack extends Stack {
       cpu: config.cpu,
       memory: config.memory,
       ephemeralStorageGiB: config.ephemeralStorageGiB,
-      logRetention: LOG_RETENTION,
+      logs,
     });
 
     new CfnOutput(this, 'ObjectApiUrl', {
@@ -86,12 +98,5 @@ export class DfstoreStack extends Stack {
   }
 }
 
-/**
- * OSS keys for the functions as CloudFormation dynamic references: resolved from Secrets Manager
- * at deploy time, never written into the template (they do show in the function configuration).
- */
-function ossKeys(secretArn: string): { accessKeyId: string; accessKeySecret: string } {
-  const field = (jsonField: string): string =>
-    SecretValue.secretsManager(secretArn, { jsonField }).unsafeUnwrap();
-  return { accessKeyId: field('accessKeyId'), accessKeySecret: field('accessKeySecret') };
-}
+/** The manager's placeholder OSS keys (see above): not a credential, OSS rejects it. */
+export const NO_KEY = 'none';

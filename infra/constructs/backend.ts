@@ -3,7 +3,10 @@ import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket } from 'aws-c
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { DfstoreConfig } from '../config.ts';
-import { acknowledgeRule } from './nag.ts';
+import { acknowledgeGuardRule, acknowledgeRule } from './nag.ts';
+
+/** How long an overwritten or deleted object's previous version is kept. */
+export const NONCURRENT_VERSION_DAYS = 7;
 
 /**
  * The backend (an S3 bucket, new or existing, or an OSS bucket whose keys are in a secret) and
@@ -30,10 +33,17 @@ export class Backend extends Construct {
         encryption: BucketEncryption.S3_MANAGED,
         enforceSSL: true,
         blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-        versioned: false,
+        // Overwritten and deleted objects stay recoverable for a week, then cost nothing.
+        versioned: true,
         // The objects are the users' data: `cdk destroy` leaves the bucket.
         removalPolicy: RemovalPolicy.RETAIN,
-        lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+        lifecycleRules: [
+          {
+            abortIncompleteMultipartUploadAfter: Duration.days(1),
+            noncurrentVersionExpiration: Duration.days(NONCURRENT_VERSION_DAYS),
+            expiredObjectDeleteMarker: true,
+          },
+        ],
       });
       acknowledgeRule(
         bucket,
@@ -42,6 +52,7 @@ export class Backend extends Construct {
           'request; S3 server access logs would need a second bucket per deployment. Enable ' +
           'CloudTrail S3 data events where an audit trail of the bucket itself is required.',
       );
+      acknowledgeBucketControls(bucket);
       this.bucket = bucket;
       this.bucketName = bucket.bucketName;
     }
@@ -59,5 +70,26 @@ export class Backend extends Construct {
           're-distribute; the function re-reads the secret every 5 minutes.',
       );
     }
+  }
+}
+
+/** The Control Tower S3 controls the backend bucket does not follow, each with its reason. */
+function acknowledgeBucketControls(bucket: Bucket): void {
+  const controls: Record<string, string> = {
+    s3_bucket_logging_enabled_check:
+      'As AwsSolutions-S1: the dfstore functions and peers log every request; S3 server access ' +
+      'logs would need a second bucket (itself unlogged). Use CloudTrail S3 data events.',
+    s3_bucket_default_encryption_kms_check:
+      'SSE-S3 (AES256) encrypts every object at rest. SSE-KMS would add a KMS request to every ' +
+      'piece read and write-back and KMS grants to every presigned-URL signer, for no reader ' +
+      'the bucket policy does not already exclude.',
+    s3_event_notifications_enabled_check:
+      'Nothing consumes bucket events: peers learn of objects through the dfstore API.',
+    s3_bucket_object_lock_enabled_check:
+      'The object API deletes and overwrites objects (DELETE, PUT); Object Lock would forbid ' +
+      'both. Versioning keeps previous versions for a week instead.',
+  };
+  for (const [rule, reason] of Object.entries(controls)) {
+    acknowledgeGuardRule(bucket, rule, reason);
   }
 }

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -10,14 +10,20 @@ import {
   InvokeMode,
   Runtime,
 } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { CLOUDMAP_NAMESPACE, CLOUDMAP_SEED_SERVICE } from '../config.ts';
 import {
+  type BundleBackend,
+  FUNCTION_NODE_OPTIONS,
+  functionBundling,
+} from '../function-bundling.ts';
+import type { StackLogs } from './logs.ts';
+import {
   acknowledgeFindings,
+  acknowledgeGuardRule,
   acknowledgeRule,
   BUCKET_READ_WRITE_ACTIONS,
   bucketObjectsResource,
@@ -28,14 +34,19 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export interface FunctionsProps {
   readonly vpc: IVpc;
   readonly securityGroup: ISecurityGroup;
-  /** DFSTORE_BACKEND as JSON (may hold tokens). */
-  readonly backendJson: string;
+  /** The stack's backend kind: the only adapter bundled (infra/function-bundling.ts). */
+  readonly bundleBackend: BundleBackend;
+  /** DFSTORE_BACKEND of each function as JSON (may hold tokens), never with keys. */
+  readonly objectsBackendJson: string;
+  readonly managerBackendJson: string;
   /** The S3 bucket both functions may touch; absent for OSS. */
   readonly bucket?: IBucket;
+  /** OSS keys (JSON `accessKeyId`, `accessKeySecret`): read by the object API at cold start. */
+  readonly backendSecret?: ISecret;
   readonly auth: 'token' | 'iam';
   readonly apiTokenSecret?: ISecret;
   readonly inlineLimit?: string;
-  readonly logRetention: RetentionDays;
+  readonly logs: StackLogs;
 }
 
 /** The object API function (in the VPC) and the manager function, each behind a function URL. */
@@ -56,7 +67,10 @@ export class Functions extends Construct {
       memorySize: 1024,
       timeout: Duration.seconds(60),
       environment: {
-        DFSTORE_BACKEND: props.backendJson,
+        DFSTORE_BACKEND: props.objectsBackendJson,
+        ...(props.backendSecret
+          ? { DFSTORE_BACKEND_SECRET_ARN: props.backendSecret.secretArn }
+          : {}),
         DFSTORE_AUTH: props.auth,
         ...(props.apiTokenSecret
           ? { DFSTORE_API_TOKEN_SECRET_ARN: props.apiTokenSecret.secretArn }
@@ -72,12 +86,34 @@ export class Functions extends Construct {
       invokeMode: InvokeMode.BUFFERED,
     });
     props.apiTokenSecret?.grantRead(this.objects);
+    props.backendSecret?.grantRead(this.objects);
+    if (props.auth === 'token') {
+      acknowledgeGuardRule(
+        this.objects,
+        'lambda_function_url_auth_check',
+        'Token auth (DESIGN.md §5): the URL is public so that the Go dfstore CLI, which cannot ' +
+          'sign SigV4, can call it; the function checks the token in constant time on every ' +
+          'request. Stack option auth=iam switches the URL to AWS_IAM.',
+      );
+      acknowledgeGuardRule(
+        this.objects,
+        'lambda_function_public_access_prohibited_check',
+        'The permissions that let anyone invoke the object API through its URL (and only ' +
+          'through it: InvokedViaFunctionUrl), as token auth needs; see lambda_function_url_auth_check.',
+      );
+    }
 
     this.manager = this.nodeFunction('Manager', 'functions/manager.ts', props, {
       memorySize: 256,
       timeout: Duration.seconds(15),
-      environment: { DFSTORE_BACKEND: props.backendJson, ...cloudMap },
+      environment: { DFSTORE_BACKEND: props.managerBackendJson, ...cloudMap },
     });
+    acknowledgeGuardRule(
+      this.manager,
+      'lambda_inside_vpc_check',
+      'The manager reaches only AWS APIs (Cloud Map, the backend) and is reached only through ' +
+        'its AWS_IAM function URL; nothing it talks to is inside the VPC.',
+    );
     this.managerUrl = this.manager.addFunctionUrl({
       authType: FunctionUrlAuthType.AWS_IAM,
       invokeMode: InvokeMode.BUFFERED,
@@ -129,10 +165,7 @@ export class Functions extends Construct {
     },
   ): NodejsFunction {
     const inVpc = id === 'Objects';
-    const logGroup = new LogGroup(this, `${id}Logs`, {
-      retention: props.logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    const logGroup = props.logs.group(this, `${id}Logs`);
     const fn = new NodejsFunction(this, id, {
       entry: `${ROOT}${entry}`,
       projectRoot: ROOT,
@@ -143,7 +176,7 @@ export class Functions extends Construct {
       memorySize: options.memorySize,
       timeout: options.timeout,
       logGroup,
-      environment: { ...options.environment, NODE_OPTIONS: '--enable-source-maps' },
+      environment: { ...options.environment, NODE_OPTIONS: FUNCTION_NODE_OPTIONS },
       ...(inVpc
         ? {
             vpc: props.vpc,
@@ -151,17 +184,7 @@ export class Functions extends Construct {
             securityGroups: [props.securityGroup],
           }
         : {}),
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        // Bundle our pinned SDK; ali-oss needs proxy-agent only behind a proxy.
-        externalModules: ['proxy-agent'],
-        banner:
-          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-      },
+      bundling: functionBundling(props.bundleBackend),
     });
     const managed = [
       'AWSLambdaBasicExecutionRole',

@@ -38,3 +38,11 @@ export const BUCKET_READ_WRITE_ACTIONS = [
 export function acknowledgeRule(scope: IConstruct, rule: string, reason: string): void {
   Validations.of(scope).acknowledge({ id: `AwsSolutions::${rule}`, reason });
 }
+
+/**
+ * Acknowledges a Control Tower control (cfn-guard, infra/checks.ts) on `scope` and below, by its
+ * guard rule name (`lambda_inside_vpc_check`), as the validation report's "Acknowledge with" says.
+ */
+export function acknowledgeGuardRule(scope: IConstruct, rule: string, reason: string): void {
+  Validations.of(scope).acknowledge({ id: `cdk-validator-cfnguard::${rule}`, reason });
+}

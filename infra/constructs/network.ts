@@ -1,4 +1,4 @@
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import {
   FlowLogDestination,
   GatewayVpcEndpointAwsService,
@@ -8,15 +8,16 @@ import {
   SubnetType,
   Vpc,
 } from 'aws-cdk-lib/aws-ec2';
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { PrivateDnsNamespace } from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
 import { CLOUDMAP_NAMESPACE, type ExistingVpc, OBJECT_API_PORT, PIECE_PORT } from '../config.ts';
+import type { StackLogs } from './logs.ts';
+import { acknowledgeGuardRule } from './nag.ts';
 
 export interface NetworkProps {
   /** An existing VPC (its private subnets with egress); absent: a new 2-AZ VPC. */
   readonly existing?: ExistingVpc;
-  readonly logRetention: RetentionDays;
+  readonly logs: StackLogs;
 }
 
 /**
@@ -32,7 +33,7 @@ export class Network extends Construct {
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
-    this.vpc = props.existing ? this.existingVpc(props.existing) : this.newVpc(props.logRetention);
+    this.vpc = props.existing ? this.existingVpc(props.existing) : this.newVpc(props.logs);
 
     this.namespace = new PrivateDnsNamespace(this, 'Namespace', {
       name: CLOUDMAP_NAMESPACE,
@@ -75,22 +76,33 @@ export class Network extends Construct {
     return vpc;
   }
 
-  private newVpc(logRetention: RetentionDays): Vpc {
+  private newVpc(logs: StackLogs): Vpc {
     const vpc = new Vpc(this, 'Vpc', {
       maxAzs: 2,
       natGateways: 1,
       subnetConfiguration: [
-        { name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: 24 },
+        // Only the NAT gateway lives here, on its Elastic IP: nothing needs a public IP on launch.
+        { name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
         { name: 'private', subnetType: SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
       ],
       // Backend traffic stays off the NAT gateway.
       gatewayEndpoints: { S3: { service: GatewayVpcEndpointAwsService.S3 } },
     });
-    const flowLogs = new LogGroup(this, 'FlowLogs', {
-      retention: logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    const flowLogs = logs.group(this, 'FlowLogs');
     vpc.addFlowLog('FlowLog', { destination: FlowLogDestination.toCloudWatchLogs(flowLogs) });
+    // @aws-cdk/aws-ec2:restrictDefaultSecurityGroup (cdk.json) strips the default security
+    // group's rules at deploy time with a custom resource whose handler is a Lambda function.
+    const restrictDefaultSg = Stack.of(this).node.tryFindChild(
+      'Custom::VpcRestrictDefaultSGCustomResourceProvider',
+    );
+    if (restrictDefaultSg) {
+      acknowledgeGuardRule(
+        restrictDefaultSg,
+        'lambda_inside_vpc_check',
+        "CDK's own deploy-time handler that removes the default security group's rules; it " +
+          'calls only the EC2 API, once per deployment, and needs nothing inside the VPC.',
+      );
+    }
     return vpc;
   }
 }

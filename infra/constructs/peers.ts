@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, IgnoreMode, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, IgnoreMode } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
@@ -15,12 +15,13 @@ import {
   OperatingSystemFamily,
 } from 'aws-cdk-lib/aws-ecs';
 import type { FunctionUrl, IFunction } from 'aws-cdk-lib/aws-lambda';
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { DnsRecordType, type INamespace } from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
 import { CLOUDMAP_SEED_SERVICE, OBJECT_API_PORT, PIECE_PORT } from '../config.ts';
+import type { StackLogs } from './logs.ts';
 import {
   acknowledgeFindings,
   acknowledgeRule,
@@ -46,7 +47,7 @@ export interface PeersProps {
   readonly cpu: number;
   readonly memory: number;
   readonly ephemeralStorageGiB: number;
-  readonly logRetention: RetentionDays;
+  readonly logs: StackLogs;
 }
 
 /** The ECS cluster and the seed-peer and peer Fargate services, both from one image. */
@@ -76,10 +77,7 @@ export class Peers extends Construct {
         '!infra/docker',
       ],
     });
-    const logGroup = new LogGroup(this, 'Logs', {
-      retention: props.logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    const logGroup = props.logs.group(this, 'Logs');
     this.seedPeers = this.service('SeedPeer', 'seed-peer', props.seedPeers, image, logGroup, props);
     this.peers = this.service('Peer', 'peer', props.peers, image, logGroup, props);
   }
@@ -107,6 +105,8 @@ export class Peers extends Construct {
       image,
       // The image's non-root user, stated here too; the whole task's memory is the daemon's.
       user: 'node',
+      // Everything the daemon writes goes to the data volume (TMPDIR too: upload spools).
+      readonlyRootFilesystem: true,
       memoryLimitMiB: props.memory,
       logging: LogDrivers.awsLogs({ logGroup, streamPrefix: role }),
       environment: {
@@ -118,6 +118,7 @@ export class Peers extends Construct {
         DFSTORE_PIECE_LISTEN: '0.0.0.0',
         DFSTORE_PIECE_PORT: String(PIECE_PORT),
         DFSTORE_DATA_DIR: `${DATA_DIR}/peer`,
+        TMPDIR: `${DATA_DIR}/tmp`,
         // Leave headroom on the task's ephemeral storage for the image and logs.
         DFSTORE_CAPACITY: `${Math.max(1, props.ephemeralStorageGiB - 6)}GiB`,
       },

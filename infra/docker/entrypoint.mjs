@@ -4,6 +4,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
+// The root filesystem is read-only (infra/constructs/peers.ts): temp files go to the data volume.
+if (process.env.TMPDIR) mkdirSync(process.env.TMPDIR, { recursive: true });
+
 const backendJson = process.env.DFSTORE_BACKEND;
 if (backendJson && !process.env.DFSTORE_CONFIG) {
   const backend = JSON.parse(backendJson);

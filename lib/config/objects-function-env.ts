@@ -1,6 +1,11 @@
 import { resolve } from 'node:path';
 import * as z from 'zod';
 import { type BackendConfig, backendConfigSchema } from './backend-config.ts';
+import {
+  BACKEND_SECRET_VARIABLE,
+  type OssBackendLocation,
+  ossLocationSchema,
+} from './backend-secret.ts';
 import { ConfigError, formatIssues, issueMessage } from './config-errors.ts';
 import { DEFAULT_OBJECT_STORAGE_FILTER, LOG_LEVELS } from './peer-config-schema.ts';
 import { parseByteSize, parseDuration } from './units.ts';
@@ -44,7 +49,10 @@ export type FunctionMembershipConfig =
     };
 
 export interface ObjectsFunctionConfig {
-  readonly backend: BackendConfig;
+  /** With `backendSecretArn`, an OSS location whose keys the function reads from that secret. */
+  readonly backend: BackendConfig | OssBackendLocation;
+  /** DFSTORE_BACKEND_SECRET_ARN (lib/config/backend-secret.ts). */
+  readonly backendSecretArn?: string;
   /** Bodies up to this many bytes pass through; larger GETs redirect, larger PUTs get a 413. */
   readonly inlineLimit: number;
   readonly auth: FunctionAuthConfig;
@@ -89,6 +97,10 @@ const seconds = (fallback: string) =>
       return Math.floor(ms / 1000);
     });
 
+const secretArn = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:secretsmanager:/, 'must be a Secrets Manager secret ARN');
+
 const servicePort = z.number().int().min(1).max(65535);
 const seedPeersSchema = z.array(
   z.strictObject({
@@ -120,10 +132,8 @@ const envSchema = z.object({
     }),
   DFSTORE_AUTH: z.enum(['token', 'iam']).default('token'),
   DFSTORE_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  DFSTORE_API_TOKEN_SECRET_ARN: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:secretsmanager:/, 'must be a Secrets Manager secret ARN')
-    .optional(),
+  DFSTORE_API_TOKEN_SECRET_ARN: secretArn.optional(),
+  [BACKEND_SECRET_VARIABLE]: secretArn.optional(),
   DFSTORE_SEED_PEERS: json.pipe(seedPeersSchema).optional(),
   DFSTORE_CLOUDMAP_NAMESPACE: z.string().optional(),
   DFSTORE_CLOUDMAP_SERVICE: z.string().optional(),
@@ -140,6 +150,11 @@ const envSchema = z.object({
   DFSTORE_UPLOAD_URL_TTL: seconds('1h'),
   /** Default: `emf` inside Lambda (AWS_LAMBDA_FUNCTION_NAME is set), `off` on a local host. */
   DFSTORE_METRICS: z.enum(['emf', 'off']).optional(),
+});
+
+/** With DFSTORE_BACKEND_SECRET_ARN, DFSTORE_BACKEND is an OSS location without keys. */
+const envWithBackendSecretSchema = envSchema.extend({
+  DFSTORE_BACKEND: json.pipe(ossLocationSchema),
 });
 
 /**
@@ -162,7 +177,9 @@ export function parseObjectsFunctionEnv(
   if (missingBackend) {
     problems.unshift('DFSTORE_BACKEND: required (a backend config as JSON, e.g. {"name":"s3"})');
   }
-  const parsed = envSchema.safeParse(input, { error: issueMessage });
+  const schema =
+    input[BACKEND_SECRET_VARIABLE] === undefined ? envSchema : envWithBackendSecretSchema;
+  const parsed = schema.safeParse(input, { error: issueMessage });
   if (!parsed.success) {
     const issues = formatIssues(parsed.error);
     problems.push(
@@ -172,11 +189,13 @@ export function parseObjectsFunctionEnv(
   if (!parsed.success || problems.length > 0) throw new ConfigError(ENV_SOURCE, problems);
   const e = parsed.data;
   const cwd = options.cwd ?? process.cwd();
+  const backendSecretArn = e[BACKEND_SECRET_VARIABLE];
   return {
     backend:
       e.DFSTORE_BACKEND.name === 'fs'
         ? { ...e.DFSTORE_BACKEND, root: resolve(cwd, e.DFSTORE_BACKEND.root) }
         : e.DFSTORE_BACKEND,
+    ...(backendSecretArn ? { backendSecretArn } : {}),
     inlineLimit: e.DFSTORE_INLINE_LIMIT,
     auth: authOf(e),
     membership: membershipOf(e),
@@ -205,6 +224,7 @@ function combinationProblems(input: Readonly<Record<string, unknown>>): string[]
       'DFSTORE_API_TOKEN: required with DFSTORE_AUTH=token (or DFSTORE_API_TOKEN_SECRET_ARN)',
     );
   }
+  if (set(BACKEND_SECRET_VARIABLE)) problems.push(...backendSecretProblems(input.DFSTORE_BACKEND));
   const namespace = set('DFSTORE_CLOUDMAP_NAMESPACE');
   const service = set('DFSTORE_CLOUDMAP_SERVICE');
   if (namespace !== service) {
@@ -218,7 +238,20 @@ function combinationProblems(input: Readonly<Record<string, unknown>>): string[]
   return problems;
 }
 
-type Env = z.output<typeof envSchema>;
+/** The keys come from the secret: DFSTORE_BACKEND must be OSS and must not hold them too. */
+function backendSecretProblems(backend: unknown): string[] {
+  if (backend === null || typeof backend !== 'object') return [];
+  const fields = backend as Record<string, unknown>;
+  if (fields.name !== 'oss') {
+    return [`${BACKEND_SECRET_VARIABLE}: only with an oss backend (DFSTORE_BACKEND.name)`];
+  }
+  const inline = ['accessKeyId', 'accessKeySecret'].filter((key) => fields[key] !== undefined);
+  return inline.length > 0
+    ? [`DFSTORE_BACKEND: ${inline.join(', ')} must not be set with ${BACKEND_SECRET_VARIABLE}`]
+    : [];
+}
+
+type Env = z.output<typeof envSchema> | z.output<typeof envWithBackendSecretSchema>;
 
 function authOf(e: Env): FunctionAuthConfig {
   if (e.DFSTORE_AUTH === 'iam') return { mode: 'iam' };

@@ -12,6 +12,7 @@ import { contextualLogger, type Logger } from '../observability/logger.ts';
 import { type GetSecretValueClient, secretTokenSource, staticTokenSource } from './api-token.ts';
 import { createObjectsFunctionApp } from './app.ts';
 import type { FunctionAuth } from './auth.ts';
+import { resolveBackendConfig } from './backend-secret.ts';
 import { createEmfRecorder } from './emf.ts';
 import { createFunctionObjectService } from './function-object-service.ts';
 import { createHttpCaller } from './http-caller.ts';
@@ -60,7 +61,9 @@ export async function createObjectsFunction(
   options: ObjectsFunctionOptions,
 ): Promise<ObjectsFunction> {
   const { logger } = options;
-  const backend = await createBackend(config.backend);
+  const backend = await createBackend(
+    await resolveBackendConfig(config.backend, config.backendSecretArn, options.secretsClient),
+  );
   const seedPeers = createSeedPeerDirectory({ source: membershipOf(config, options), logger });
   // node:http, not undici: the bundle stays small (bench/lambda.ts).
   const http = createHttpCaller({

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Synthesized, synth } from './synth.ts';
+import { expectStackInvariants } from './invariants.ts';
+import { type Synthesized, staleAcknowledgments, synth, unacknowledged } from './synth.ts';
 import {
   actionsOf,
   logicalId,
@@ -10,30 +11,25 @@ import {
   statementsWith,
 } from './template-queries.ts';
 
-// The default variant: new VPC, new S3 bucket, token auth. One synth for every test here.
+// The default variant: new VPC, new S3 bucket, token auth. One synth for every test here; the
+// bundles are bundle.test.ts's.
 let s: Synthesized;
-// Bundling both functions takes a few seconds, more while other files synth in parallel.
 beforeAll(() => {
-  s = synth();
+  s = synth({}, { bundle: false });
 }, 120_000);
 
 const env = (props: Record<string, unknown>) =>
   (props.Environment as { Variables: Record<string, unknown> }).Variables;
 
+describe('stack invariants (every variant: variants.test.ts)', () => {
+  it('keeps URL modes, VPC placement, SG rules, services, log retention and IAM scopes', () => {
+    expectStackInvariants(s, 'token');
+  });
+});
+
 describe('functions', () => {
-  it('serve the object API (NONE, token checked inside) and the manager (AWS_IAM), BUFFERED', () => {
-    const { objects, manager } = s.stack.functions;
-    s.template.resourceCountIs('AWS::Lambda::Url', 2);
-    s.template.hasResourceProperties('AWS::Lambda::Url', {
-      TargetFunctionArn: { 'Fn::GetAtt': [logicalId(objects), 'Arn'] },
-      AuthType: 'NONE',
-      InvokeMode: 'BUFFERED',
-    });
-    s.template.hasResourceProperties('AWS::Lambda::Url', {
-      TargetFunctionArn: { 'Fn::GetAtt': [logicalId(manager), 'Arn'] },
-      AuthType: 'AWS_IAM',
-      InvokeMode: 'BUFFERED',
-    });
+  it('leave the manager outside the VPC (it reaches only AWS APIs)', () => {
+    expect(propsOf(s.template, logicalId(s.stack.functions.manager)).VpcConfig).toBeUndefined();
   });
 
   it('lets anyone invoke the object API only through its URL (the function checks the token)', () => {
@@ -64,17 +60,6 @@ describe('functions', () => {
         LoggingConfig: { LogGroup: { Ref: expect.any(String) } },
       });
     }
-  });
-
-  it('put the object API function in the VPC with its security group; the manager outside', () => {
-    const objects = propsOf(s.template, logicalId(s.stack.functions.objects));
-    expect(objects.VpcConfig).toMatchObject({
-      SecurityGroupIds: [
-        { 'Fn::GetAtt': [logicalId(s.stack.network.functionSecurityGroup), 'GroupId'] },
-      ],
-      SubnetIds: expect.arrayContaining([expect.anything()]),
-    });
-    expect(propsOf(s.template, logicalId(s.stack.functions.manager)).VpcConfig).toBeUndefined();
   });
 
   it('configure the functions through the variables README "Lambda functions" names', () => {
@@ -169,33 +154,6 @@ describe('peer services', () => {
     expect(dockerfile).toMatch(/esbuild lib\/peer\/main\.ts/);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n.*65002\/healthy/m);
-  });
-});
-
-describe('security groups', () => {
-  it('open the piece port only inside the cluster, the object API only to peers and the function', () => {
-    const cluster = logicalId(s.stack.network.clusterSecurityGroup);
-    const fn = logicalId(s.stack.network.functionSecurityGroup);
-    const rules = Object.values(s.template.findResources('AWS::EC2::SecurityGroupIngress')).map(
-      (rule) => rule.Properties as Record<string, unknown>,
-    );
-    const summary = rules.map((rule) => ({
-      port: rule.FromPort,
-      to: (rule.GroupId as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0],
-      from: (rule.SourceSecurityGroupId as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0],
-    }));
-    expect(summary).toEqual(
-      expect.arrayContaining([
-        { port: 65002, to: cluster, from: cluster },
-        { port: 65004, to: cluster, from: cluster },
-        { port: 65004, to: cluster, from: fn },
-      ]),
-    );
-    expect(summary).toHaveLength(3);
-    const inline = s.template.findResources('AWS::EC2::SecurityGroup', {
-      Properties: { SecurityGroupIngress: Match.anyValue() },
-    });
-    expect(Object.keys(inline)).toEqual([]);
   });
 });
 
@@ -298,11 +256,47 @@ describe('storage and logs', () => {
     });
   });
 
-  it('keeps every log group for 30 days (functions, peers, VPC flow logs)', () => {
+  it("keeps every log group 30 days, encrypted with the stack's rotated logs key", () => {
+    const key = logicalId(s.stack.logs.key);
     const groups = Object.values(s.template.findResources('AWS::Logs::LogGroup'));
     expect(groups).toHaveLength(4);
-    for (const group of groups) expect(group.Properties).toMatchObject({ RetentionInDays: 30 });
+    for (const group of groups) {
+      expect(group.Properties).toEqual({
+        RetentionInDays: 30,
+        KmsKeyId: { 'Fn::GetAtt': [key, 'Arn'] },
+      });
+    }
     s.template.resourceCountIs('AWS::EC2::FlowLog', 1);
+    s.template.resourceCountIs('AWS::KMS::Key', 1);
+    const keyProps = propsOf(s.template, key) as {
+      EnableKeyRotation: boolean;
+      KeyPolicy: { Statement: Record<string, unknown>[] };
+    };
+    expect(keyProps.EnableKeyRotation).toBe(true);
+    // CloudWatch Logs of this region may use it for this account's log groups; only AWS
+    // services may create grants.
+    expect(keyProps.KeyPolicy.Statement).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Effect: 'Allow',
+          Principal: {
+            Service: { 'Fn::Join': ['', ['logs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+          },
+          Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': expect.anything() } },
+        }),
+        expect.objectContaining({
+          Effect: 'Deny',
+          Action: 'kms:CreateGrant',
+          Principal: { AWS: '*' },
+          Condition: {
+            BoolIfExists: {
+              'kms:GrantIsForAWSResource': 'false',
+              'aws:PrincipalIsAWSService': 'false',
+            },
+          },
+        }),
+      ]),
+    );
   });
 
   it('outputs the object API URL, the manager URL, the bucket and the token secret', () => {
@@ -316,19 +310,33 @@ describe('storage and logs', () => {
   });
 });
 
-describe('cdk-nag AwsSolutions', () => {
-  it('reports no unacknowledged finding', () => {
-    expect(s.nag.violations).toEqual([]);
-    expect(s.nag.conclusion).toBe('success');
+describe('synth-time checks (cdk-nag AwsSolutions, cfn-guard Control Tower, CFN Validate)', () => {
+  it('reports no unacknowledged finding from any plugin', () => {
+    // CloudFormation Validate reports only when it finds something (variants.test.ts).
+    const plugins = s.reports.map((plugin) => plugin.pluginName);
+    expect(plugins).toEqual(expect.arrayContaining(['AwsSolutions', 'cdk-validator-cfnguard']));
+    expect(unacknowledged(s)).toEqual([]);
   });
 
   it('has a reason for every acknowledgment and no stale one', () => {
-    for (const suppressed of s.nag.suppressedViolations) {
-      expect(suppressed.reason.length).toBeGreaterThan(40);
-    }
-    const used = new Set(s.nag.suppressedViolations.map((v) => v.acknowledgedId));
-    const nag = s.acknowledgments.filter((ack) => ack.id.startsWith('AwsSolutions::'));
-    expect(nag.length).toBeGreaterThan(0);
-    expect(nag.filter((ack) => !used.has(ack.id))).toEqual([]);
+    const suppressed = [s.nag, s.guard].flatMap((plugin) => plugin.suppressedViolations ?? []);
+    expect(s.guard.suppressedViolations?.length).toBeGreaterThan(0);
+    for (const violation of suppressed) expect(violation.reason.length).toBeGreaterThan(40);
+    expect(staleAcknowledgments(s)).toEqual([]);
+  });
+
+  it('fixes the cheap Control Tower controls instead of acknowledging them', () => {
+    const subnets = Object.values(s.template.findResources('AWS::EC2::Subnet'));
+    expect(subnets).toHaveLength(4);
+    for (const subnet of subnets) expect(subnet.Properties.MapPublicIpOnLaunch).toBe(false);
+    s.template.hasResourceProperties('AWS::S3::Bucket', {
+      VersioningConfiguration: { Status: 'Enabled' },
+    });
+    const guarded = (s.guard.suppressedViolations ?? []).map((v) => v.ruleName);
+    expect(guarded).not.toContain('subnet_auto_assign_public_ip_disabled_check');
+    expect(guarded).not.toContain('ecs_containers_readonly_access_check');
+    expect(guarded).not.toContain('s3_bucket_versioning_enabled_check');
+    expect(guarded).not.toContain('cloudwatch_log_group_encrypted_check');
+    expect(guarded).not.toContain('kms_create_grant_aws_service_check');
   });
 });

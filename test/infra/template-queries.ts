@@ -47,3 +47,18 @@ export function propsOf(template: Template, id: string): Record<string, unknown>
   if (!resource) throw new Error(`no resource ${id}`);
   return resource.Properties;
 }
+
+/** The statement's resources as a list. */
+export function resourcesOf(statement: Statement): unknown[] {
+  return Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+}
+
+/** The logical IDs of the roles granted any `secretsmanager:` action on `secret` (ARN or Ref). */
+export function secretReaders(template: Template, secret: unknown): string[] {
+  const roles = statementsWith(template, 'secretsmanager:')
+    .filter(({ statement }) =>
+      resourcesOf(statement).some((r) => JSON.stringify(r) === JSON.stringify(secret)),
+    )
+    .flatMap(({ roles }) => roles);
+  return [...new Set(roles)].sort();
+}

@@ -1,12 +1,26 @@
-import { App } from 'aws-cdk-lib';
+import { readFileSync } from 'node:fs';
+import { App, type Stack } from 'aws-cdk-lib';
+import type { IRole } from 'aws-cdk-lib/aws-iam';
+import { CfnBucket } from 'aws-cdk-lib/aws-s3';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { describe, expect, it } from 'vitest';
 import { configFromContext } from '../../infra/config.ts';
-import { synth } from './synth.ts';
-import { actionsOf, logicalId, propsOf, statementsWith } from './template-queries.ts';
+import { NO_KEY } from '../../infra/dfstore-stack.ts';
+import { expectStackInvariants } from './invariants.ts';
+import { staleAcknowledgments, synth, unacknowledged } from './synth.ts';
+import {
+  actionsOf,
+  logicalId,
+  propsOf,
+  resourcesOf,
+  secretReaders,
+  statementsWith,
+} from './template-queries.ts';
 
+const ENTRYPOINT = readFileSync('infra/docker/entrypoint.mjs', 'utf8');
 const OSS_SECRET = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:dfstore-oss-AbCdEf';
 
-// stack.test.ts bundles the functions; the variants need only the template.
+// bundle.test.ts bundles the functions; the variants need only the template.
 const NO_BUNDLE = { bundle: false };
 
 const env = (props: Record<string, unknown>) =>
@@ -14,6 +28,10 @@ const env = (props: Record<string, unknown>) =>
 
 describe('auth=iam', () => {
   const s = synth({ auth: 'iam' }, NO_BUNDLE);
+
+  it('keeps the stack invariants (URLs, VPC placement, SG rules, services, logs, IAM)', () => {
+    expectStackInvariants(s, 'iam');
+  });
 
   it('puts AWS_IAM on the object API URL and creates no token secret', () => {
     s.template.hasResourceProperties('AWS::Lambda::Url', {
@@ -30,8 +48,9 @@ describe('auth=iam', () => {
     expect(s.template.toJSON().Outputs).not.toHaveProperty('ApiTokenSecretArn');
   });
 
-  it('passes cdk-nag', () => {
-    expect(s.nag.violations).toEqual([]);
+  it('passes cdk-nag, cfn-guard and CloudFormation Validate, with no stale acknowledgment', () => {
+    expect(unacknowledged(s)).toEqual([]);
+    expect(staleAcknowledgments(s)).toEqual([]);
   });
 });
 
@@ -49,21 +68,33 @@ describe('backend=oss', () => {
     NO_BUNDLE,
   );
 
+  it('keeps the stack invariants (URLs, VPC placement, SG rules, services, logs, IAM)', () => {
+    expectStackInvariants(s, 'token');
+  });
+
   it('creates no S3 bucket and grants no S3 action', () => {
     s.template.resourceCountIs('AWS::S3::Bucket', 0);
     expect(statementsWith(s.template, 's3:')).toEqual([]);
     expect(s.template.toJSON().Outputs.BucketName.Value).toBe('dfstore-oss');
   });
 
-  it('gives the functions the OSS keys as Secrets Manager dynamic references', () => {
-    const backend = JSON.stringify(
-      env(propsOf(s.template, logicalId(s.stack.functions.objects))).DFSTORE_BACKEND,
-    );
-    expect(backend).toContain('oss-cn-hangzhou');
-    expect(backend).toContain(
-      `{{resolve:secretsmanager:${OSS_SECRET}:SecretString:accessKeyId::}}`,
-    );
-    expect(backend).toContain('accessKeySecret::}}');
+  it('gives the object API function the secret ARN only, the manager no keys', () => {
+    const objects = env(propsOf(s.template, logicalId(s.stack.functions.objects)));
+    expect(objects.DFSTORE_BACKEND_SECRET_ARN).toBe(OSS_SECRET);
+    expect(JSON.parse(objects.DFSTORE_BACKEND as string)).toEqual({
+      name: 'oss',
+      region: 'oss-cn-hangzhou',
+      endpoint: 'https://oss-cn-hangzhou.aliyuncs.com',
+    });
+    const manager = env(propsOf(s.template, logicalId(s.stack.functions.manager)));
+    expect(manager).not.toHaveProperty('DFSTORE_BACKEND_SECRET_ARN');
+    expect(JSON.parse(manager.DFSTORE_BACKEND as string)).toMatchObject({
+      name: 'oss',
+      accessKeyId: NO_KEY,
+      accessKeySecret: NO_KEY,
+    });
+    // No dynamic reference to a key anywhere in the template (ECS resolves the peers' at start).
+    expect(JSON.stringify(s.template.toJSON())).not.toContain('resolve:secretsmanager');
   });
 
   it('injects the keys into the peers as ECS secrets read by the execution role only', () => {
@@ -74,26 +105,36 @@ describe('backend=oss', () => {
         { Name: 'OSS_ACCESS_KEY_ID', ValueFrom: `${OSS_SECRET}:accessKeyId::` },
         { Name: 'OSS_ACCESS_KEY_SECRET', ValueFrom: `${OSS_SECRET}:accessKeySecret::` },
       ]);
+      // The names the image's entrypoint turns into the daemon's backend keys.
+      for (const name of ['OSS_ACCESS_KEY_ID', 'OSS_ACCESS_KEY_SECRET']) {
+        expect(ENTRYPOINT).toContain(`process.env.${name}`);
+      }
       expect(JSON.stringify(container?.Environment)).not.toContain('secretsmanager');
     }
-    const readers = statementsWith(s.template, 'secretsmanager:');
-    const oss = readers.filter(({ statement }) => statement.Resource === OSS_SECRET);
-    expect(oss.flatMap(({ roles }) => roles).sort()).toEqual(
-      [s.stack.peers.peers, s.stack.peers.seedPeers]
-        .map((service) => logicalId(service.taskDefinition.obtainExecutionRole()))
+    // The OSS keys: the peers' execution roles (ECS injects them) and the object API function.
+    const objectsRole = s.stack.functions.objects.role as NonNullable<IRole>;
+    expect(secretReaders(s.template, OSS_SECRET)).toEqual(
+      [
+        objectsRole,
+        ...[s.stack.peers.peers, s.stack.peers.seedPeers].map((service) =>
+          service.taskDefinition.obtainExecutionRole(),
+        ),
+      ]
+        .map(logicalId)
         .sort(),
     );
-    // The other reader is the object API function, of its token secret.
-    const objectsRole = s.stack.functions.objects.role;
-    expect(readers.filter(({ statement }) => statement.Resource !== OSS_SECRET)).toEqual([
-      expect.objectContaining({
-        roles: [logicalId(objectsRole as NonNullable<typeof objectsRole>)],
-      }),
-    ]);
+    // Every secret statement names a secret: the OSS one or the API token's.
+    const token = { Ref: logicalId(s.stack.backend.apiTokenSecret as NonNullable<ISecret>) };
+    for (const { statement } of statementsWith(s.template, 'secretsmanager:')) {
+      for (const resource of resourcesOf(statement))
+        expect([OSS_SECRET, token]).toContainEqual(resource);
+    }
+    expect(secretReaders(s.template, token)).toEqual([logicalId(objectsRole)]);
   });
 
-  it('passes cdk-nag', () => {
-    expect(s.nag.violations).toEqual([]);
+  it('passes cdk-nag, cfn-guard and CloudFormation Validate, with no stale acknowledgment', () => {
+    expect(unacknowledged(s)).toEqual([]);
+    expect(staleAcknowledgments(s)).toEqual([]);
   });
 });
 
@@ -110,6 +151,10 @@ describe('existing VPC and bucket', () => {
     NO_BUNDLE,
   );
   const subnets = ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'];
+
+  it('keeps the stack invariants (URLs, VPC placement, SG rules, services, logs, IAM)', () => {
+    expectStackInvariants(s, 'token');
+  });
 
   it('creates no VPC and places the function and services in the given subnets', () => {
     s.template.resourceCountIs('AWS::EC2::VPC', 0);
@@ -142,8 +187,29 @@ describe('existing VPC and bucket', () => {
     }
   });
 
-  it('passes cdk-nag', () => {
-    expect(s.nag.violations).toEqual([]);
+  it('passes cdk-nag, cfn-guard and CloudFormation Validate, with no stale acknowledgment', () => {
+    expect(unacknowledged(s)).toEqual([]);
+    expect(staleAcknowledgments(s)).toEqual([]);
+  });
+});
+
+describe('synth-time checks fail the synth', () => {
+  it('on a CloudFormation schema error (validateAgainstDefaultRules)', () => {
+    const vpc = {
+      vpcId: 'vpc-0123456789abcdef0',
+      availabilityZones: ['us-east-1a', 'us-east-1b'],
+      privateSubnetIds: ['subnet-a', 'subnet-b'],
+    };
+    expect(() => synth({ bucketName: 'my-dfstore-data', vpc }, NO_BUNDLE)).toThrow(
+      /CloudFormation Validate E1154: .*Dfstore\/Peers\/SeedPeer\/Service/,
+    );
+  });
+
+  it('on an unacknowledged Control Tower control', () => {
+    const extend = (stack: Stack) => new CfnBucket(stack, 'Unreviewed');
+    expect(() => synth({}, { ...NO_BUNDLE, extend })).toThrow(
+      /cdk-validator-cfnguard s3_bucket_versioning_enabled_check: Dfstore\/Unreviewed/,
+    );
   });
 });
 
@@ -207,6 +273,10 @@ describe('configFromContext', () => {
     expect(() => read({ backend: 'gcs' })).toThrow(/context backend: must be one of s3, oss/);
     expect(() => read({ ephemeralStorageGiB: '10' })).toThrow(/ephemeralStorageGiB: .*21\.\.200/);
     expect(() => read({ backend: 'oss' })).toThrow(/ossSecretArn, ossRegion and bucketName/);
+    const partial = { backend: 'oss', bucketName: 'b', ossRegion: 'oss-cn-beijing' };
+    expect(() => read({ ...partial, ossSecretArn: OSS_SECRET.replace(/-AbCdEf$/, '') })).toThrow(
+      /ossSecretArn: must be a complete Secrets Manager ARN/,
+    );
     expect(() => read({ vpcId: 'vpc-1' })).toThrow(/availabilityZones/);
   });
 });
