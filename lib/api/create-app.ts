@@ -16,13 +16,15 @@ export interface ApiDeps {
    * when to open a session. Other clients ignore the extra field.
    */
   readonly uploads?: { readonly sessions: UploadSessions; readonly inlineLimit: number };
+  /** Largest object a PUT may carry (413 above); default unlimited. */
+  readonly maxObjectSize?: number;
 }
 
 /**
  * The dfstore HTTP API (PROTOCOL.md §2), one route table for every host: the peer daemon
  * (@hono/node-server), the object API function (serverless-http) and tests (`app.request`).
  */
-export function createApiApp({ service, logger, uploads }: ApiDeps): Hono {
+export function createApiApp({ service, logger, uploads, maxObjectSize }: ApiDeps): Hono {
   const app = new Hono({ strict: true });
   app.onError(createErrorHandler(logger));
   app.notFound(notFoundHandler);
@@ -44,7 +46,7 @@ export function createApiApp({ service, logger, uploads }: ApiDeps): Hono {
   app.get('/buckets/:bucket/objects/*', (c) =>
     c.req.method === 'HEAD' ? headObject(c, service) : getObject(c, service),
   );
-  app.put('/buckets/:bucket/objects/*', (c) => putObject(c, service));
+  app.put('/buckets/:bucket/objects/*', (c) => putObject(c, service, maxObjectSize));
   app.delete('/buckets/:bucket/objects/*', (c) => deleteObject(c, service));
   if (uploads) addUploadRoutes(app, uploads.sessions);
   return app;

@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { Busboy, type BusboyInstance } from '@fastify/busboy';
 import { ValidationError } from '../core/errors.ts';
 
@@ -66,13 +66,22 @@ export function parseMultipartStream(
       values.set(name, value);
     });
     parser.on('file', (name, stream, fileName, _encoding, mimeType) => {
+      // A truncated body makes busboy emit 'error' on the part's stream: unheard, that is an
+      // uncaught exception (the daemon dies). The `file` part's consumer gets a 422 instead.
+      stream.on('error', () => {});
       if (name !== 'file' || sawFile) {
         stream.resume();
         if (name === 'file') fail(new ValidationError('more than one file part'));
         return;
       }
       sawFile = true;
-      resolveFile({ stream, fileName, contentType: mimeType });
+      const part = new PassThrough();
+      // Errors may come before the service reads the part: kept, not thrown, until then.
+      part.on('error', () => {});
+      stream.on('error', (error) =>
+        part.destroy(new ValidationError(`invalid multipart body: ${error.message}`)),
+      );
+      resolveFile({ stream: stream.pipe(part), fileName, contentType: mimeType });
     });
     for (const event of ['partsLimit', 'filesLimit', 'fieldsLimit'] as const) {
       parser.on(event, () => fail(new ValidationError('too many parts in multipart body')));

@@ -43,8 +43,10 @@ export function createS3Client(s3: S3Module, config: S3BackendConfig): S3Client 
       accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    // requestTimeout is the socket's idle timeout: a stalled server fails the request.
-    requestHandler: { connectionTimeout: 10_000, requestTimeout: config.requestTimeoutMs },
+    // socketTimeout is the socket's idle timeout: a stalled server fails the request, a large
+    // transfer that keeps moving does not. (The handler's requestTimeout is a total-time timer
+    // that only logs a warning unless throwOnRequestTimeout is set.)
+    requestHandler: { connectionTimeout: 10_000, socketTimeout: config.requestTimeoutMs },
     // Without a logger the SDK warns on the console when a streamed upload fails; the failure
     // reaches the caller as a typed error anyway.
     logger: SILENT_LOGGER,

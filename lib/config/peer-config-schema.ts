@@ -194,6 +194,18 @@ export const peerConfigSchema = z.strictObject({
     })
     .prefault({}),
   manager: z.strictObject({ netAddrs: z.array(netAddrSchema).default([]) }).prefault({}),
+  /** Bounds on what one client may cost the daemon (SECURITY.md, denial of service). */
+  limits: z
+    .strictObject({
+      /** Largest object a PUT may carry (413 above); absent: `storage.capacity`, since an
+       * object larger than the cache cannot be cached. */
+      maxObjectSize: capacitySchema.optional(),
+      /** Time to send the request headers (object API and piece server). */
+      headersTimeout: durationSchema.prefault('60s'),
+      /** Time without a byte of an incomplete request body before the connection is closed. */
+      bodyIdleTimeout: durationSchema.prefault('60s'),
+    })
+    .prefault({}),
   /** Absent: the fs backend in `backend/` beside dataDir (see peer-config.ts). */
   backend: backendConfigSchema.optional(),
   /** Absent: `/metrics` is served on the piece server. */

@@ -54,6 +54,12 @@ export interface PeerConfig {
   };
   readonly upload: { readonly tcpListen: TcpListen };
   readonly storage: { readonly dataDir: string; readonly capacity: number };
+  /** Abuse bounds: bytes and ms (SECURITY.md). */
+  readonly limits: {
+    readonly maxObjectSize: number;
+    readonly headersTimeout: number;
+    readonly bodyIdleTimeout: number;
+  };
   /** Manager endpoints as URL origins (`host:port` becomes `http://host:port`). */
   readonly manager: { readonly netAddrs: readonly string[] };
   readonly backend: BackendConfig;
@@ -146,6 +152,10 @@ export function parsePeerConfig(
     },
     upload: { tcpListen: listenOf(parsed.upload.tcpListen) },
     storage: { dataDir, capacity: parsed.storage.capacity },
+    limits: {
+      ...parsed.limits,
+      maxObjectSize: parsed.limits.maxObjectSize ?? parsed.storage.capacity,
+    },
     manager: { netAddrs: parsed.manager.netAddrs },
     backend: resolveBackend(parsed.backend, dataDir, cwd),
     metrics: parsed.metrics

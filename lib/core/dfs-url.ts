@@ -20,6 +20,11 @@ export function isDfsUrl(value: string): boolean {
  * `allowEmptyKey` accepts a bucket alone (`dfs://bucket`, `dfs://bucket/`) with key ''.
  */
 export function parseDfsUrl(value: string, options: { allowEmptyKey?: boolean } = {}): DfsUrl {
+  // The URL parser strips leading/trailing spaces and controls and drops tabs and newlines
+  // anywhere: `dfs://b/a\tb` would silently address `ab`. Such values name no object.
+  if (!isDfsUrl(value) || /\p{Cc}|\s$/u.test(value)) {
+    throw new ValidationError(INVALID_DFS_URL_MESSAGE);
+  }
   if (hasDotSegment(value)) {
     // The URL parser would resolve `a/../b` to `b` and silently address another object.
     throw new ValidationError(`${INVALID_DFS_URL_MESSAGE} (no "." or ".." key segments)`);

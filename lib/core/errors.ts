@@ -104,6 +104,19 @@ export class GoneError extends DfstoreError {
   override readonly statusCode = 410;
 }
 
+/**
+ * The peer's disk is full (ENOSPC, EDQUOT): the write was refused and nothing of it is kept.
+ * 507 Insufficient Storage (RFC 4918 §11.5); the message is generic and shown to clients.
+ */
+export class InsufficientStorageError extends DfstoreError {
+  override readonly name = 'InsufficientStorageError';
+  override readonly code = 'ERR_NO_SPACE';
+  override readonly statusCode = 507;
+  override get exposeMessage(): boolean {
+    return true;
+  }
+}
+
 /** Data failed an integrity check (digest mismatch). */
 export class IntegrityError extends DfstoreError {
   override readonly name = 'IntegrityError';

@@ -62,9 +62,12 @@ export function filterUrlQuery(url: string, filters: readonly string[]): string 
   return `${base}${query ? `?${query}` : ''}${fragment}`;
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 /** Go's `url.QueryEscape`: unreserved bytes kept, space as `+`, the rest `%XX` upper-case. */
 function goQueryEscape(s: string): string {
-  return encodeURIComponent(s)
+  // A lone UTF-16 surrogate has no UTF-8 form (encodeURIComponent throws): U+FFFD, as Buffer does.
+  return encodeURIComponent(s.replace(LONE_SURROGATE, '\uFFFD'))
     .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
     .replace(/%20/g, '+');
 }

@@ -55,9 +55,12 @@ export class BackToSource {
   warm(backend: ObjectBackend, bucket: string, key: string, taskId: string): Promise<void> {
     const running = this.#inFlight.get(taskId);
     if (running) return running;
-    const done = backend
-      .getObject(bucket, key)
-      .then((got) => this.#import(got.metadata, got.body, bucket, key, taskId));
+    const done = backend.getObject(bucket, key).then((got) =>
+      this.#import(got.metadata, got.body, bucket, key, taskId).catch((error: unknown) => {
+        got.body.destroy(); // nobody else reads it: release the backend connection
+        throw error;
+      }),
+    );
     this.#track(taskId, done);
     return done;
   }
@@ -71,23 +74,27 @@ export class BackToSource {
   ): Promise<void> {
     const { store, index, logger, onBytes } = this.#deps;
     const toCache = new PassThrough();
+    // The store opens the import only after an await: a backend body that breaks before then
+    // (a connection reset) must not be an uncaught 'error' that kills the daemon. The error is
+    // kept by the stream and thrown by writer.write() when it starts reading.
+    toCache.on('error', () => {});
     body.on('data', (chunk: Buffer) => onBytes?.(chunk.length));
     body.on('error', (error) => toCache.destroy(error));
     body.pipe(toCache);
     const digest = metadata.digest && tryParseDigest(metadata.digest) ? metadata.digest : undefined;
-    const writer = await store.beginImport({
-      sizeHint: metadata.contentLength,
-      expectedDigest: digest,
-      contentType: metadata.contentType,
-      contentDisposition: metadata.contentDisposition,
-      contentEncoding: metadata.contentEncoding,
-      contentLanguage: metadata.contentLanguage,
-      etag: metadata.etag,
-      lastModified: metadata.lastModified.toISOString(),
-      bucket,
-      key,
-    });
     try {
+      const writer = await store.beginImport({
+        sizeHint: metadata.contentLength,
+        expectedDigest: digest,
+        contentType: metadata.contentType,
+        contentDisposition: metadata.contentDisposition,
+        contentEncoding: metadata.contentEncoding,
+        contentLanguage: metadata.contentLanguage,
+        etag: metadata.etag,
+        lastModified: metadata.lastModified.toISOString(),
+        bucket,
+        key,
+      });
       await writer.write(toCache);
       const { meta } = await writer.commit(() => taskId);
       const current = index.get(bucket, key);
@@ -100,6 +107,10 @@ export class BackToSource {
         );
       }
     } catch (error) {
+      // The cache gave up (a full disk, say): a tee's client branch must keep flowing, and an
+      // unread cache branch would hold the backend body back once its buffer is full.
+      body.unpipe(toCache);
+      toCache.destroy();
       logger.warn({ err: error, taskId, bucket }, 'back-to-source import failed');
       throw error;
     }

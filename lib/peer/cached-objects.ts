@@ -48,12 +48,13 @@ export async function readCached(
 ): Promise<ServiceGetResult> {
   const metadata = entryMetadata(key, entry);
   if (!range) {
-    return { metadata, body: await store.createReadStream(entry.taskId) };
+    return { metadata, body: await store.createReadStream(entry.taskId, { bufferSmall: true }) };
   }
   const resolved = resolveRange(range, entry.contentLength);
   const body = await store.createReadStream(entry.taskId, {
     start: resolved.start,
     end: resolved.end,
+    bufferSmall: true,
   });
   return { metadata, body, range: resolved };
 }

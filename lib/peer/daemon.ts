@@ -98,6 +98,7 @@ export async function startDaemon(config: PeerConfig, logger: Logger): Promise<R
       name: 'pieces',
       app: instrumentApp(shell, { server: 'pieces', logger, metrics, accessLogLevel: 'debug' }),
       tcpListen: config.upload.tcpListen,
+      timeouts: config.limits,
     });
     listeners.push(pieces);
     const self = resolveIdentity(config, pieces.port);
@@ -127,7 +128,11 @@ export async function startDaemon(config: PeerConfig, logger: Logger): Promise<R
     }
     pieceApp = app;
     if (config.objectStorage.enable) {
-      const apiApp = createApiApp({ service: node.service, logger: log });
+      const apiApp = createApiApp({
+        service: node.service,
+        logger: log,
+        maxObjectSize: config.limits.maxObjectSize,
+      });
       listeners.push(
         await startListener({
           name: 'api',
@@ -135,6 +140,7 @@ export async function startDaemon(config: PeerConfig, logger: Logger): Promise<R
           tcpListen: config.objectStorage.tcpListen,
           tls: config.objectStorage.tls,
           logger,
+          timeouts: config.limits,
         }),
       );
     }

@@ -155,7 +155,8 @@ export function createObjectReader(deps: ObjectReaderDeps) {
     const { backToSource } = deps;
     const running = backToSource.inFlight(current.taskId);
     if (running && !options.range) {
-      await running;
+      // A shared import that failed (a backend fault) is no answer: read afresh below.
+      await running.catch(() => {});
       const entry = index.get(bucket, key);
       if (entry?.taskId === current.taskId && isComplete(store, current.taskId)) {
         return readCached(store, key, entry, undefined);

@@ -1,8 +1,10 @@
 import type { ObjectService, PutUpload } from '../api/object-service.ts';
 import type { ObjectBackend } from '../backends/object-backend.ts';
+import { InsufficientStorageError } from '../core/errors.ts';
 import { WriteMode } from '../core/write-mode.ts';
 import type { Logger } from '../storage/deps.ts';
 import type { WriteBackJournal } from '../storage/journal.ts';
+import { asNoSpaceError, isNoSpace } from '../storage/no-space.ts';
 import type { ObjectIndex } from '../storage/object-index.ts';
 import type { PieceStore } from '../storage/piece-store.ts';
 import type { TaskMeta } from '../storage/task-meta.ts';
@@ -12,7 +14,7 @@ import type { ClusterPort, PublishedVersion } from './cluster-port.ts';
 import { KeyGenerations } from './key-generations.ts';
 import { createObjectReader } from './object-reads.ts';
 import { taskIdForDigest } from './task-ids.ts';
-import { writeTaskToBackend } from './write-back.ts';
+import { writeTaskToBackendRetrying } from './write-back.ts';
 
 export interface PeerMetricsSink {
   readonly cacheHits: { inc(value?: number): void };
@@ -84,19 +86,34 @@ export function createPeerObjectService(deps: PeerObjectServiceDeps): PeerObject
     if (taskId) await store.remove(taskId);
   }
 
+  /** A full disk anywhere on the way (cache, journal, index) is a 507, not a 500. */
   async function put(bucket: string, key: string, upload: PutUpload): Promise<void> {
-    const writer = await store.beginImport({
-      sizeHint: upload.sizeHint,
-      contentType: upload.contentType,
-      bucket,
-      key,
-    });
+    try {
+      await putInCache(bucket, key, upload);
+    } catch (error) {
+      throw asNoSpaceError(error);
+    }
+  }
+
+  async function putInCache(bucket: string, key: string, upload: PutUpload): Promise<void> {
+    const writer = await store
+      .beginImport({ sizeHint: upload.sizeHint, contentType: upload.contentType, bucket, key })
+      .catch(async (error: unknown) => {
+        if (error instanceof InsufficientStorageError) await drainBody(upload.body);
+        throw error;
+      });
     let form: Awaited<ReturnType<PutUpload['form']>>;
     try {
-      await writer.write(upload.body);
+      // Not destroyed by a failed write: see drainBody.
+      await writer.write(upload.body.iterator({ destroyOnReturn: false }));
       form = await upload.form();
     } catch (error) {
       await writer.abort();
+      if (isNoSpace(error) || error instanceof InsufficientStorageError) {
+        await drainBody(upload.body);
+      } else {
+        upload.body.destroy();
+      }
       throw error;
     }
     const filter = form.filter ?? deps.filter();
@@ -136,7 +153,7 @@ export function createPeerObjectService(deps: PeerObjectServiceDeps): PeerObject
           await journal.cancelKey(bucket, key);
           // The key names the new version only once the backend has it: readers never see a
           // write that may still fail (the task stays pinned, unindexed, meanwhile).
-          const etag = await writeTaskToBackend(
+          const etag = await writeTaskToBackendRetrying(
             { store, index, backend: deps.backend, logger },
             target,
           ).catch(async (error: unknown) => {
@@ -265,6 +282,31 @@ export function createPeerObjectService(deps: PeerObjectServiceDeps): PeerObject
       return [...dropped];
     },
   };
+}
+
+/**
+ * Reads and drops the rest of a PUT body after the disk filled up, so that the client, still
+ * sending, reads the 507 instead of a reset connection (a server that answers early and closes
+ * makes the client's next write fail first). Bounded: past `maxBytes` or `maxMs` the body is
+ * destroyed and the client may see the reset after all.
+ */
+export async function drainBody(
+  body: NodeJS.ReadableStream & { destroy(): void },
+  maxBytes = 256 * 1024 * 1024,
+  maxMs = 30_000,
+): Promise<void> {
+  const timer = setTimeout(() => body.destroy(), maxMs);
+  let seen = 0;
+  try {
+    for await (const chunk of body) {
+      seen += (chunk as Buffer).length;
+      if (seen > maxBytes) break; // return() destroys the body
+    }
+  } catch {
+    // The client went away or the limit was hit: nothing left to answer cleanly.
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function pendingVersion(meta: TaskMeta): PublishedVersion {

@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ObjectBackend } from '../backends/object-backend.ts';
-import { NotFoundError } from '../core/errors.ts';
+import { BackendAuthError, BackendError, NotFoundError } from '../core/errors.ts';
 import type { Logger } from '../storage/deps.ts';
 import type { JournalHandler } from '../storage/journal.ts';
 import type { JournalEntry } from '../storage/journal-files.ts';
@@ -41,6 +42,41 @@ export async function writeTaskToBackend(
     await index.set(target.bucket, target.key, { ...current, etag, state: 'durable' });
   }
   return etag;
+}
+
+export interface BackendWriteRetry {
+  /** Tries in all (default 3). */
+  readonly attempts?: number;
+  /** The delay before retry n is up to `baseDelayMs * 4^(n-1)`, full jitter (default 200). */
+  readonly baseDelayMs?: number;
+  readonly sleep?: (ms: number) => Promise<unknown>;
+  readonly random?: () => number;
+}
+
+/**
+ * writeTaskToBackend, retried a few times on backend failures that may be transient (a 500, a
+ * reset connection, a timeout): the S3 SDK never retries a streamed body, so one dropped
+ * connection would otherwise fail a WriteBack PUT. Each try re-reads the task from the cache.
+ * Refusals (credentials, a missing bucket, bad input) fail at once.
+ */
+export async function writeTaskToBackendRetrying(
+  deps: WriteBackDeps,
+  target: { taskId: string; bucket: string; key: string },
+  retry: BackendWriteRetry = {},
+): Promise<string> {
+  const attempts = Math.max(1, retry.attempts ?? 3);
+  const pause = retry.sleep ?? sleep;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await writeTaskToBackend(deps, target);
+    } catch (error) {
+      const transient = error instanceof BackendError && !(error instanceof BackendAuthError);
+      if (!transient || attempt >= attempts) throw error;
+      const ceiling = (retry.baseDelayMs ?? 200) * 4 ** (attempt - 1);
+      deps.logger.warn({ err: error, taskId: target.taskId, attempt }, 'backend write retried');
+      await pause(Math.floor((retry.random ?? Math.random)() * ceiling));
+    }
+  }
 }
 
 /** The journal's handler: the write-back of one acknowledged mode-0 PUT. Idempotent. */

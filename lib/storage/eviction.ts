@@ -58,6 +58,32 @@ export class Evictor {
     return run;
   }
 
+  /**
+   * Evicts unpinned tasks, least recently used first, until `bytes` of task data are gone or
+   * nothing unpinned is left (the disk filled before `capacity` was reached). Serialized with
+   * the capacity runs. Resolves with what it evicted.
+   */
+  free(bytes: number): Promise<EvictionReport> {
+    const run = this.#chain.then(async () => {
+      const evicted: string[] = [];
+      const target = this.#table.usedBytes - bytes;
+      for (const record of this.#table.evictionOrder()) {
+        if (this.#table.usedBytes <= target) break;
+        if (await this.#remove(record)) evicted.push(record.meta.taskId);
+      }
+      const usedBytes = this.#table.usedBytes;
+      if (evicted.length > 0) {
+        this.#logger.info(
+          { evicted: evicted.length, usedBytes, wanted: bytes },
+          'evicted for room',
+        );
+      }
+      return { evicted, usedBytes, overCapacityBytes: this.#overCapacityBytes };
+    });
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
   /** Waits for queued runs. */
   async settled(): Promise<void> {
     await this.#chain;

@@ -8,6 +8,7 @@ import { computePieceCount, computePieceSize } from '../core/piece-size.ts';
 import type { Clock, Logger } from './deps.ts';
 import { fsyncDir, writeFileAtomic } from './durable-fs.ts';
 import { assertTaskId, META_FILE } from './layout.ts';
+import { asNoSpaceError, isNoSpace } from './no-space.ts';
 import { hashFile, ObjectHasher } from './piece-hasher.ts';
 import {
   pickObjectMetadata,
@@ -61,6 +62,8 @@ export interface ImportWriterDeps {
   readonly install: InstallStaged;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The disk filled up under this import (after its files are gone): make room for later. */
+  readonly onNoSpace?: (bytes: number) => Promise<void>;
 }
 
 type State = 'open' | 'writing' | 'written' | 'committing' | 'committed' | 'aborted';
@@ -136,7 +139,7 @@ export class ImportWriter {
       return this.#result;
     } catch (error) {
       await this.#discard();
-      throw error;
+      throw await this.#noSpace(error);
     }
   }
 
@@ -183,7 +186,7 @@ export class ImportWriter {
       return committed;
     } catch (error) {
       await this.#discard();
-      throw error;
+      throw await this.#noSpace(error);
     }
   }
 
@@ -195,6 +198,19 @@ export class ImportWriter {
     if (this.#state === 'committing' || this.#state === 'committed') return;
     if (this.#state === 'aborted') return;
     await this.#discard();
+  }
+
+  /**
+   * ENOSPC/EDQUOT become InsufficientStorageError (HTTP 507), after asking the store to make
+   * room for a body of this size, so that a retry can fit without an operator.
+   */
+  async #noSpace(error: unknown): Promise<unknown> {
+    if (!isNoSpace(error)) return error;
+    const { options, onNoSpace, logger } = this.#deps;
+    const bytes = Math.max(this.#result?.contentLength ?? 0, options.sizeHint ?? 0);
+    logger.warn({ bytes }, 'import failed: no space left on the cache disk');
+    await onNoSpace?.(bytes).catch((cause) => logger.error({ err: cause }, 'making room failed'));
+    return asNoSpaceError(error);
   }
 
   async #discard(): Promise<void> {

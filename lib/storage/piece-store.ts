@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, statfs } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { ConflictError } from '../core/errors.ts';
 import { type Clock, type Logger, noopLogger, systemClock, type Timers } from './deps.ts';
@@ -11,6 +11,7 @@ import {
 } from './import-writer.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { assertTaskId, storeLayout } from './layout.ts';
+import { asNoSpaceError, isNoSpace } from './no-space.ts';
 import type { PartialTask, PartialTaskOptions } from './partial-task.ts';
 import { PartialTasks } from './partial-tasks.ts';
 import { openTaskReadStream, type ReadRange, readTaskPiece } from './piece-reader.ts';
@@ -51,6 +52,9 @@ export interface StoreUsage {
   /** How far usage is over capacity because everything left is pinned (0 normally). */
   readonly overCapacityBytes: number;
 }
+
+/** Room kept free beyond an import's size: metadata, the journal and the index need some. */
+const ROOM_MARGIN_BYTES = 1024 * 1024;
 
 /** Opens (creating if needed) the piece store under `dataDir` and runs startup recovery. */
 export async function openPieceStore(options: PieceStoreOptions): Promise<PieceStore> {
@@ -123,7 +127,11 @@ export class PieceStore {
   async beginImport(options: ImportOptions = {}): Promise<ImportWriter> {
     this.#assertOpen();
     validateObjectDigest(options.expectedDigest);
-    const { path, handle } = await this.#dirs.createStaging();
+    if (options.sizeHint) await this.makeRoom(options.sizeHint);
+    const { path, handle } = await this.#dirs.createStaging().catch(async (error: unknown) => {
+      if (isNoSpace(error)) await this.makeRoom(options.sizeHint ?? 0, { force: true });
+      throw asNoSpaceError(error);
+    });
     return new ImportWriter({
       stagingPath: path,
       handle,
@@ -131,7 +139,28 @@ export class PieceStore {
       install: (stagingPath, meta, commit) => this.#install(stagingPath, meta, commit),
       clock: this.#clock,
       logger: this.#logger,
+      onNoSpace: (bytes) => this.makeRoom(bytes, { force: true }),
     });
+  }
+
+  /**
+   * Makes room on the disk for `bytes` more (plus a margin) when the file system has less
+   * free: evicts unpinned tasks, least recently used first, even below `capacity` (the disk
+   * may be smaller than configured, or shared). `force` evicts `bytes` whatever statfs says
+   * (the disk just said ENOSPC). Pinned tasks are never evicted: if they fill the disk,
+   * imports fail with InsufficientStorageError until their write-backs retire.
+   */
+  async makeRoom(bytes: number, options: { force?: boolean } = {}): Promise<void> {
+    const wanted = bytes + ROOM_MARGIN_BYTES;
+    let missing = wanted;
+    if (!options.force) {
+      const fs = await statfs(this.#dirs.layout.stagingDir).catch(() => undefined);
+      if (!fs) return;
+      missing = wanted - fs.bavail * fs.bsize;
+      if (missing <= 0) return;
+    }
+    const report = await this.#evictor.free(missing);
+    if (report.evicted.length > 0) await this.#dirs.settled();
   }
 
   /**

@@ -26,6 +26,11 @@ export interface PeerDaemonOptions {
   /** Names the daemon in errors; default `peer`. */
   readonly name?: string;
   readonly startTimeoutMs?: number;
+  /**
+   * Wraps the daemon's command line (`[node, bin/dfstore-daemon.js, --config, path]`), e.g. to
+   * run it in a private mount namespace; the wrapper must exec it (same PID).
+   */
+  readonly launcher?: (argv: readonly string[]) => string[];
 }
 
 export interface ExitStatus {
@@ -97,7 +102,15 @@ export async function startPeerDaemon(options: PeerDaemonOptions): Promise<PeerD
   const timeoutMs = options.startTimeoutMs ?? 60_000;
   let run: Run;
   try {
-    run = await spawnDaemon({ name, configPath, log, logFile, env: options.env, timeoutMs });
+    run = await spawnDaemon({
+      name,
+      configPath,
+      log,
+      logFile,
+      env: options.env,
+      timeoutMs,
+      launcher: options.launcher,
+    });
   } catch (error) {
     // The error carries the log's tail; nothing else is left to look at.
     await new Promise<void>((resolve) => log.end(() => resolve()));
@@ -150,7 +163,15 @@ export async function startPeerDaemon(options: PeerDaemonOptions): Promise<PeerD
         upload: { tcpListen: { port: portOf(run.ready.pieces) } },
       });
       await writeFile(configPath, stringify(config));
-      run = await spawnDaemon({ name, configPath, log, logFile, env: options.env, timeoutMs });
+      run = await spawnDaemon({
+        name,
+        configPath,
+        log,
+        logFile,
+        env: options.env,
+        timeoutMs,
+        launcher: options.launcher,
+      });
     },
     async dispose() {
       if (disposed) return;
@@ -176,14 +197,10 @@ async function spawnDaemon(spec: {
   logFile: string;
   env?: Readonly<Record<string, string>>;
   timeoutMs: number;
+  launcher?: (argv: readonly string[]) => string[];
 }): Promise<Run> {
-  const args = [
-    ...PDEATHSIG,
-    process.execPath,
-    'bin/dfstore-daemon.js',
-    '--config',
-    spec.configPath,
-  ];
+  const argv = [process.execPath, 'bin/dfstore-daemon.js', '--config', spec.configPath];
+  const args = [...PDEATHSIG, ...(spec.launcher?.(argv) ?? argv)];
   const [command = process.execPath, ...rest] = args;
   const child = spawn(command, rest, {
     cwd: repoRoot,

@@ -15,6 +15,7 @@ import { objectPath } from '../object-path.ts';
 import type { ObjectService } from '../object-service.ts';
 import { parsePutFields } from '../schemas.ts';
 import { streamResponse } from '../stream-response.ts';
+import { assertDeclaredSize, limitFileStream, readCopyForm } from '../upload-limit.ts';
 
 interface NodeBindings {
   incoming?: Readable;
@@ -35,7 +36,16 @@ export async function getObject(c: Context, service: ObjectService): Promise<Res
   const rangeHeader = c.req.header('range');
   const range = rangeHeader ? parseRangeHeader(rangeHeader) : undefined;
   const filter = c.req.query('filter');
-  const options = { range, filter: filter || undefined, signal: c.req.raw.signal };
+  const raw = c.req.raw;
+  const options = {
+    range,
+    filter: filter || undefined,
+    // Lazy: @hono/node-server makes an AbortController on first access, which a cache hit
+    // never needs (a signal taken after the client left is aborted already).
+    get signal() {
+      return raw.signal;
+    },
+  };
   const result = service.getObjectOrRedirect
     ? await service.getObjectOrRedirect(bucket, key, options)
     : await service.getObject(bucket, key, options);
@@ -50,16 +60,27 @@ export async function getObject(c: Context, service: ObjectService): Promise<Res
   return streamResponse(c, result.body, 200);
 }
 
-/** PUT /buckets/:bucket/objects/*key: a multipart upload, or a copy when the header says so. */
-export async function putObject(c: Context, service: ObjectService): Promise<Response> {
+/**
+ * PUT /buckets/:bucket/objects/*key: a multipart upload, or a copy when the header says so.
+ * A file over `maxObjectSize` bytes is refused with 413, before anything is written when the
+ * Content-Length says so, else as soon as the limit is crossed.
+ */
+export async function putObject(
+  c: Context,
+  service: ObjectService,
+  maxObjectSize = Number.POSITIVE_INFINITY,
+): Promise<Response> {
   if (c.req.header(Headers.objectOperation) === COPY_OPERATION) return copyObject(c, service);
   const { bucket, key } = objectPath(c);
+  assertDeclaredSize(c, maxObjectSize);
   const body = nodeBody(c.req.raw, (c.env as NodeBindings | undefined)?.incoming);
   const form = parseMultipartStream(body, { 'content-type': c.req.header('content-type') });
   const file = await form.file;
   const length = Number(c.req.header('content-length'));
   await service.putObject(bucket, key, {
-    body: file.stream,
+    body: Number.isFinite(maxObjectSize)
+      ? limitFileStream(c, file.stream, maxObjectSize)
+      : file.stream,
     fileName: file.fileName,
     contentType: file.contentType,
     sizeHint: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
@@ -72,10 +93,7 @@ export async function putObject(c: Context, service: ObjectService): Promise<Res
 /** PUT with `X-Dragonfly-Object-Operation: copy` and a `source_object_key` form field. */
 async function copyObject(c: Context, service: ObjectService): Promise<Response> {
   const { bucket, key } = objectPath(c);
-  const form = await c.req.parseBody().catch(() => {
-    throw new ValidationError('invalid copy form');
-  });
-  const source = form.source_object_key;
+  const source = (await readCopyForm(c)).get('source_object_key');
   if (typeof source !== 'string' || source === '') {
     throw new ValidationError('source_object_key is required');
   }

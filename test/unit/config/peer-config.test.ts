@@ -50,6 +50,7 @@ describe('peer config defaults', () => {
       },
       upload: { tcpListen: { listen: '127.0.0.1', port: { start: 65002, end: 65002 } } },
       storage: { dataDir: '/srv/dfstore/.dfstore/peer', capacity: 10 * GiB },
+      limits: { maxObjectSize: 10 * GiB, headersTimeout: 60_000, bodyIdleTimeout: 60_000 },
       manager: { netAddrs: [] },
       backend: { name: 'fs', root: '/srv/dfstore/.dfstore/backend' },
       metrics: undefined,
