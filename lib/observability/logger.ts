@@ -17,8 +17,15 @@ export interface LoggerOptions {
   readonly level: Level | 'silent';
   /** Fields on every line (e.g. `{ role }`). */
   readonly base?: Record<string, unknown>;
-  /** Default: stderr, written synchronously so the last lines before exit are never lost. */
+  /** Default: stderr (see `sync`). */
   readonly destination?: DestinationStream;
+  /**
+   * Write stderr synchronously (default): no line is ever lost, even on a crash, at the price of
+   * one blocking write per line. `false` (busy daemons): lines queue while a write is under way
+   * and leave in batches; they are flushed synchronously on exit, so only a SIGKILL can lose the
+   * last few milliseconds of them.
+   */
+  readonly sync?: boolean;
 }
 
 /**
@@ -48,7 +55,7 @@ export function createLogger(options: LoggerOptions): Logger {
       redact: { paths: REDACT, censor: '[redacted]' },
       serializers: { err: serializeError },
     },
-    options.destination ?? pino.destination({ fd: 2, sync: true }),
+    options.destination ?? pino.destination({ fd: 2, sync: options.sync ?? true }),
   );
 }
 
