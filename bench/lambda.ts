@@ -20,6 +20,7 @@ import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { FUNCTION_NODE_OPTIONS } from '../infra/function-bundling.ts';
 import { lambdaBuildOptions } from './lib/lambda-build.ts';
 import { printTable, type Row, writeResults } from './lib/report.ts';
 
@@ -123,7 +124,8 @@ function medianInitMs(dir: string, module: string, env: Record<string, string>):
   for (let i = 0; i < runs; i++) {
     const out = execFileSync(process.execPath, [probe], {
       cwd: root,
-      env: { ...process.env, ...env },
+      // NODE_OPTIONS as the stack sets it (source maps): part of the init a deployment pays.
+      env: { ...process.env, NODE_OPTIONS: FUNCTION_NODE_OPTIONS, ...env },
       encoding: 'utf8',
     });
     times.push(Number(out));
