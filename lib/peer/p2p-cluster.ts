@@ -18,6 +18,7 @@ import {
   type ReplicasReachedSink,
 } from './replicator.ts';
 import { SourceFetcher } from './source-fetch.ts';
+import { SuspectPeers } from './suspect-peers.ts';
 import { SwarmDownloader } from './swarm-download.ts';
 import { Tracker } from './tracker.ts';
 import { layoutOfTask, versionMetadataOfTask } from './version-metadata.ts';
@@ -65,6 +66,7 @@ export function createP2pCluster(options: P2pClusterOptions): P2pCluster {
   const client = createP2pClient();
   const replicaUploads = createDfstorePutReplica();
   const seedPeers = (): readonly ManagedSeedPeer[] => manager?.snapshot()?.seedPeers ?? [];
+  const suspects = new SuspectPeers();
   /** This daemon's entry in the seed-peer list, when it is a listed seed peer. */
   const selfSeedId = (): string | undefined =>
     seedPeers().find((peer) => peer.id === self.peerId || peer.pieces === self.pieces)?.id;
@@ -88,12 +90,19 @@ export function createP2pCluster(options: P2pClusterOptions): P2pCluster {
     metrics: { p2pBytes: metrics?.p2pBytes, pieceFailures: metrics?.pieceFailures },
   });
   const replicator = createReplicator({
-    seedPeers: () => seedPeers(),
+    // Seed peers that failed lately get no replica (their slots go to the next in rank), unless
+    // every one is suspect.
+    seedPeers: () => {
+      const all = seedPeers();
+      const healthy = all.filter((peer) => !suspects.isSuspect(peer.id));
+      return healthy.length > 0 ? healthy : all;
+    },
     get selfId() {
       return selfSeedId();
     },
     openBody: (taskId) => store.createReadStream(taskId),
-    putReplica: replicaUploads.putReplica,
+    putReplica: (peer, ...rest) =>
+      suspects.track(peer.id, () => replicaUploads.putReplica(peer, ...rest)),
     logger,
     metrics: metrics?.replicasReached ? { replicasReached: metrics.replicasReached } : undefined,
   });
@@ -119,13 +128,10 @@ export function createP2pCluster(options: P2pClusterOptions): P2pCluster {
   async function pendingVersion(bucket: string, key: string): Promise<CurrentVersion | undefined> {
     // Every seed peer heard the change; ask the key's first two in rank (one may be down).
     const ranked = rankSeedPeers(`${bucket}/${key}`, seedPeers()).slice(0, 2);
-    for (const peer of ranked) {
+    for (const peer of suspects.healthyFirst(ranked)) {
       try {
-        return await client.currentVersion(
-          peer.pieces,
-          bucket,
-          key,
-          AbortSignal.timeout(timeoutMs),
+        return await suspects.track(peer.id, () =>
+          client.currentVersion(peer.pieces, bucket, key, AbortSignal.timeout(timeoutMs)),
         );
       } catch (error) {
         logger.debug({ err: error, seedPeer: peer.id }, 'pending-version lookup failed');
@@ -140,36 +146,51 @@ export function createP2pCluster(options: P2pClusterOptions): P2pCluster {
     if (!meta?.complete) return;
     const have = new PieceBitmap(meta.pieceCount);
     for (let i = 0; i < meta.pieceCount; i++) have.add(i);
-    for (const owner of owners(taskId)) {
-      if (owner.peerId === selfSeedId()) return; // our own tracker reads our store
+    const ranked = rankSeedPeers(taskId, seedPeers());
+    for (const owner of suspects.healthyFirst(ranked)) {
+      if (owner.id === selfSeedId()) return; // our own tracker reads our store
       try {
-        await client.sync(
-          owner.pieces,
-          taskId,
-          { node: self, have: have.toBase64(), layout: layoutOfTask(meta), waitMs: 0 },
-          AbortSignal.timeout(timeoutMs),
+        const body = { node: self, have: have.toBase64(), layout: layoutOfTask(meta), waitMs: 0 };
+        await suspects.track(owner.id, () =>
+          client.sync(owner.pieces, taskId, body, AbortSignal.timeout(timeoutMs)),
         );
         return;
       } catch (error) {
-        logger.debug({ err: error, seedPeer: owner.peerId, taskId }, 'announce failed');
+        logger.debug({ err: error, seedPeer: owner.id, taskId }, 'announce failed');
       }
     }
   }
 
   async function broadcast(change: KeyChange): Promise<void> {
-    const targets = seedPeers();
-    const results = await Promise.allSettled(
-      targets.map((peer) => client.keyChanged(peer.pieces, change, AbortSignal.timeout(timeoutMs))),
-    );
+    const sends = seedPeers().map((peer) => ({
+      peer,
+      // Decided before sending: the send itself updates the list.
+      suspect: suspects.isSuspect(peer.id),
+      sent: suspects.track(peer.id, () =>
+        client.keyChanged(peer.pieces, change, AbortSignal.timeout(timeoutMs)),
+      ),
+    }));
+    // Seed peers that failed lately still get the change, but nobody waits for them.
+    for (const { peer, suspect, sent } of sends) {
+      if (!suspect) continue;
+      sent.catch((error: unknown) => {
+        metrics?.publishFailures?.inc();
+        logger.debug({ err: error, seedPeer: peer.id }, 'key change to a suspect seed peer failed');
+      });
+    }
+    const awaited = sends.filter((send) => !send.suspect);
+    const results = await Promise.allSettled(awaited.map((send) => send.sent));
     const failed = results.flatMap((result, i) =>
-      result.status === 'rejected' ? [{ seedPeer: targets[i]?.id, err: `${result.reason}` }] : [],
+      result.status === 'rejected'
+        ? [{ seedPeer: awaited[i]?.peer.id, err: `${result.reason}` }]
+        : [],
     );
     if (failed.length > 0) {
       metrics?.publishFailures?.inc(failed.length);
       // A seed peer that is gone may be gone from the manager's list too.
       void manager?.refreshNow();
       logger.warn(
-        { bucket: change.bucket, failed, of: targets.length },
+        { bucket: change.bucket, failed, of: sends.length },
         'key change not delivered to every seed peer: stale copies may survive there',
       );
     }

@@ -67,7 +67,22 @@ export interface Cluster {
   dispose(): Promise<void>;
 }
 
+/**
+ * Starts the cluster; once more (up to 3 tries) when a daemon lost its preallocated port to
+ * another process in between (EADDRINUSE: the ports are chosen before the daemons bind them, as
+ * the manager's seed-peer list needs them up front, and other suites start processes too).
+ */
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !String((error as Error)?.message).includes('EADDRINUSE')) throw error;
+    }
+  }
+}
+
+async function startClusterOnce(options: ClusterOptions): Promise<Cluster> {
   const name = options.name ?? 'cluster';
   const filter = options.filter ?? DEFAULT_OBJECT_STORAGE_FILTER;
   const plan = [
