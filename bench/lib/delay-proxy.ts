@@ -1,11 +1,5 @@
-import {
-  Agent,
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  request,
-  type ServerResponse,
-} from 'node:http';
+import { Agent, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { forwardRequest, relayAnswer } from '../../test/helpers/http-relay.ts';
 import { listenPausably } from '../../test/helpers/pausable-listener.ts';
 
 /**
@@ -23,56 +17,17 @@ export interface DelayProxy {
   close(): Promise<void>;
 }
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1) are the connection's own; `expect` was answered here. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'expect',
-]);
-
-function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  return Object.fromEntries(
-    Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase())),
-  );
-}
-
 export async function startDelayProxy(
   targetHost: string,
   targetPort: number,
   delayMs = 0,
 ): Promise<DelayProxy> {
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const upstream = { host: targetHost, port: targetPort, agent, name: 'delay proxy' };
   let requests = 0;
   const forward = (req: IncomingMessage, res: ServerResponse) => {
     requests++;
-    const upstream = request(
-      {
-        host: targetHost,
-        port: targetPort,
-        method: req.method,
-        path: req.url ?? '/',
-        headers: endToEnd(req.headers),
-        agent,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers));
-        answer.on('error', () => res.destroy());
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => {
-      if (res.headersSent) return res.destroy();
-      res.writeHead(502, { 'content-type': 'text/plain' }).end('delay proxy: upstream failed');
-    });
-    res.on('close', () => {
-      if (!res.writableFinished) upstream.destroy();
-    });
-    req.pipe(upstream);
+    forwardRequest(upstream, req, res, (answer) => relayAnswer(res, answer));
   };
   const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
     req.pause();

@@ -1,11 +1,5 @@
-import {
-  Agent,
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  request,
-  type ServerResponse,
-} from 'node:http';
+import { Agent, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { forwardRequest, relayAnswer } from './http-relay.ts';
 import { listenPausably } from './pausable-listener.ts';
 
 /**
@@ -51,25 +45,6 @@ export interface CountingProxy {
   close(): Promise<void>;
 }
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1): each connection has its own. Not signed by SigV4. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  // Node's server has answered `100 Continue` already; the upstream need not be asked again.
-  'expect',
-]);
-
-function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  return Object.fromEntries(
-    Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase())),
-  );
-}
-
 export async function startCountingProxy(
   targetHost: string,
   targetPort: number,
@@ -81,6 +56,7 @@ export async function startCountingProxy(
   type Entry = { -readonly [K in keyof ProxiedRequest]: ProxiedRequest[K] };
   let entries: Entry[] = [];
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const upstream = { host: targetHost, port: targetPort, agent, name: 'counting proxy' };
 
   const relay = (req: IncomingMessage, res: ServerResponse) => {
     const target = req.url ?? '/';
@@ -94,38 +70,19 @@ export async function startCountingProxy(
       complete: false,
     };
     entries.push(entry);
-    const upstream = request(
-      {
-        host: targetHost,
-        port: targetPort,
-        method: req.method,
-        path: target,
-        headers: endToEnd(req.headers),
-        agent,
-      },
-      (answer) => {
-        entry.status = answer.statusCode ?? 0;
-        res.writeHead(entry.status, answer.statusMessage, endToEnd(answer.headers));
-        answer.on('data', (chunk: Buffer) => {
-          entry.bytes += chunk.length;
-        });
-        answer.on('end', () => {
-          entry.complete = true;
-        });
-        answer.on('error', () => res.destroy());
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => {
-      if (res.headersSent) return res.destroy();
+    const onFailed = () => {
       entry.status = 502;
-      res.writeHead(502, { 'content-type': 'text/plain' }).end('counting proxy: upstream failed');
+    };
+    forwardRequest({ ...upstream, onFailed }, req, res, (answer) => {
+      entry.status = answer.statusCode ?? 0;
+      answer.on('data', (chunk: Buffer) => {
+        entry.bytes += chunk.length;
+      });
+      answer.on('end', () => {
+        entry.complete = true;
+      });
+      relayAnswer(res, answer);
     });
-    // The client went away (or pause() cut it) before the answer was relayed: drop the upstream.
-    res.on('close', () => {
-      if (!res.writableFinished) upstream.destroy();
-    });
-    req.pipe(upstream);
   };
 
   const server = createServer({ keepAliveTimeout: 30_000 }, relay);

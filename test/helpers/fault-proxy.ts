@@ -1,11 +1,5 @@
-import {
-  Agent,
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  request,
-  type ServerResponse,
-} from 'node:http';
+import { Agent, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { endToEnd, forwardRequest, relayAnswer } from './http-relay.ts';
 import { listenPausably } from './pausable-listener.ts';
 
 /**
@@ -69,23 +63,6 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'expect',
-]);
-
-function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  return Object.fromEntries(
-    Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase())),
-  );
-}
-
 const S3_MESSAGES: Record<string, string> = {
   InternalError: 'We encountered an internal error. Please try again.',
   ServiceUnavailable: 'Please reduce your request rate.',
@@ -135,37 +112,12 @@ export async function startFaultProxy(targetHost: string, targetPort: number): P
       res.once('close', done);
     });
 
+  const upstream = { host: targetHost, port: targetPort, agent, name: 'fault proxy' };
   const forward = (
     req: IncomingMessage,
     res: ServerResponse,
     onAnswer: (answer: IncomingMessage) => void,
-  ) => {
-    const upstream = request(
-      {
-        host: targetHost,
-        port: targetPort,
-        method: req.method,
-        path: req.url ?? '/',
-        headers: endToEnd(req.headers),
-        agent,
-      },
-      onAnswer,
-    );
-    upstream.on('error', () => {
-      if (res.headersSent) return res.destroy();
-      res.writeHead(502, { 'content-type': 'text/plain' }).end('fault proxy: upstream failed');
-    });
-    res.on('close', () => {
-      if (!res.writableFinished) upstream.destroy();
-    });
-    req.pipe(upstream);
-  };
-
-  const relay = (res: ServerResponse, answer: IncomingMessage) => {
-    res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers));
-    answer.on('error', () => res.destroy());
-    answer.pipe(res);
-  };
+  ) => forwardRequest(upstream, req, res, onAnswer);
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const target = req.url ?? '/';
@@ -173,7 +125,7 @@ export async function startFaultProxy(targetHost: string, targetPort: number): P
     const path = target.split('?')[0] ?? '/';
     const action = choose(method, path);
     records.push({ method, path, fault: action?.kind ?? 'pass', at: Date.now() });
-    if (!action) return forward(req, res, (answer) => relay(res, answer));
+    if (!action) return forward(req, res, (answer) => relayAnswer(res, answer));
     switch (action.kind) {
       case 'error': {
         const status = action.status ?? 500;
@@ -231,7 +183,7 @@ export async function startFaultProxy(targetHost: string, targetPort: number): P
           req.pause();
           await hold(res, action.ms);
           if (res.destroyed) return;
-          return forward(req, res, (answer) => relay(res, answer));
+          return forward(req, res, (answer) => relayAnswer(res, answer));
         }
         return forward(req, res, async (answer) => {
           res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers));

@@ -100,9 +100,9 @@ export async function startPeerDaemon(options: PeerDaemonOptions): Promise<PeerD
   await writeFile(configPath, stringify(config));
   const log = createWriteStream(logFile, { flags: 'a' });
   const timeoutMs = options.startTimeoutMs ?? 60_000;
-  let run: Run;
-  try {
-    run = await spawnDaemon({
+  // Reads configPath afresh: a restart rewrites it first.
+  const spawnRun = () =>
+    spawnDaemon({
       name,
       configPath,
       log,
@@ -111,6 +111,9 @@ export async function startPeerDaemon(options: PeerDaemonOptions): Promise<PeerD
       timeoutMs,
       launcher: options.launcher,
     });
+  let run: Run;
+  try {
+    run = await spawnRun();
   } catch (error) {
     // The error carries the log's tail; nothing else is left to look at.
     await new Promise<void>((resolve) => log.end(() => resolve()));
@@ -163,15 +166,7 @@ export async function startPeerDaemon(options: PeerDaemonOptions): Promise<PeerD
         upload: { tcpListen: { port: portOf(run.ready.pieces) } },
       });
       await writeFile(configPath, stringify(config));
-      run = await spawnDaemon({
-        name,
-        configPath,
-        log,
-        logFile,
-        env: options.env,
-        timeoutMs,
-        launcher: options.launcher,
-      });
+      run = await spawnRun();
     },
     async dispose() {
       if (disposed) return;
